@@ -1,0 +1,89 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Finds the Scenic and Big Vision checkouts the plugin runs against.
+
+Neither framework is on PyPI: users clone them. A checkout is found, in this
+order, already importable on `sys.path`, through `$BIG_VISION_DIR` /
+`$SCENIC_DIR`, or at the default location `~/frameworks/<name>` (outside this
+repo, so every clone of the repo on a machine finds the same checkouts).
+"""
+
+import importlib
+import importlib.util
+import os
+import sys
+
+# Commits the plugin is tested against (see README.md).
+PINNED = {
+    "big_vision": "0127fb6b337ee2a27bf4e54dea79cff176527356",
+    "scenic": "4a38d475ee89cb821078c0e2bf2065ee030e1535",
+}
+_REPOS = {
+    "big_vision": "https://github.com/google-research/big_vision",
+    "scenic": "https://github.com/google-research/scenic",
+}
+_ENV = {"big_vision": "BIG_VISION_DIR", "scenic": "SCENIC_DIR"}
+DEFAULT_ROOT = os.path.join("~", "frameworks")
+
+
+class FrameworkNotFoundError(ImportError):
+  """Raised when a host framework checkout cannot be found."""
+
+
+def checkout_dir(name):
+  """Returns the directory holding the `name` checkout, or None."""
+  env = os.environ.get(_ENV[name])
+  candidates = [env] if env else []
+  candidates.append(os.path.expanduser(os.path.join(DEFAULT_ROOT, name)))
+  for d in candidates:
+    if d and os.path.isdir(os.path.join(d, name)):
+      return os.path.abspath(d)
+  return None
+
+
+def _how_to_get(name):
+  return (f"{name} not found: it is not importable, ${_ENV[name]} is "
+          f"{os.environ.get(_ENV[name])!r}, and {DEFAULT_ROOT}/{name} does not "
+          f"exist. Clone it: `git clone {_REPOS[name]} {DEFAULT_ROOT}/{name} && "
+          f"git -C {DEFAULT_ROOT}/{name} checkout {PINNED[name]}` (or point "
+          f"${_ENV[name]} at a checkout).")
+
+
+def ensure(name):
+  """Makes framework `name` importable and returns its top-level package.
+
+  Args:
+    name: "big_vision" or "scenic".
+
+  Raises:
+    FrameworkNotFoundError: with instructions, when no checkout is found.
+  """
+  if name not in _ENV:
+    raise ValueError(f"Unknown framework {name!r}; known: {sorted(_ENV)}.")
+  if name not in sys.modules and importlib.util.find_spec(name) is None:
+    d = checkout_dir(name)
+    if d is None:
+      raise FrameworkNotFoundError(_how_to_get(name))
+    sys.path.insert(0, d)
+  return importlib.import_module(name)
+
+
+def available(name):
+  """True when framework `name` can be imported (used by tests to skip)."""
+  try:
+    ensure(name)
+    return True
+  except ImportError:
+    return False
