@@ -18,13 +18,17 @@ The builder downloads nothing: it reads the four gzipped IDX files installed by
 Debian's `dataset-fashion-mnist` package (or any directory holding them, given
 by `$MONE_FASHION_MNIST_DIR`). Images are stored JPEG-encoded, like ImageNet in
 TFDS, so Big Vision's `decode` and `decode_jpeg_and_inception_crop` ops work on
-them unchanged (both give 3 channels by default).
+them unchanged (both give 3 channels by default). They are encoded at quality
+100: decoded with the accurate IDCT (Big Vision's `decode(precise=True)`) they
+are within 0.1 grey levels of the raw pixels on average; the default fast IDCT
+(TFDS, `decode`) adds about 2 levels of noise.
 """
 
 import gzip
 import os
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 # Where Debian's `dataset-fashion-mnist` package installs the IDX files.
@@ -45,6 +49,7 @@ FILES = {
 }
 
 _IDX_UBYTE = 0x08  # IDX type code of unsigned bytes.
+JPEG_QUALITY = 100
 
 
 def idx_dir():
@@ -97,11 +102,22 @@ def load_split(split, directory=None):
   return images, labels
 
 
+def encode_jpeg(images, quality=JPEG_QUALITY):
+  """Yields the JPEG bytes of uint8 [N, h, w] grayscale images, in order."""
+  ds = tf.data.Dataset.from_tensor_slices(images[..., None])
+  ds = ds.map(lambda im: tf.io.encode_jpeg(im, quality=quality),
+              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  yield from ds.as_numpy_iterator()
+
+
 class FashionMnistLocal(tfds.core.GeneratorBasedBuilder):
   """Fashion-MNIST (Xiao et al. 2017) built from local IDX files."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "JPEG-encoded 28x28x1 images, 10 classes."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {
+      "1.0.0": "JPEG-encoded 28x28x1 images (quality 95), 10 classes.",
+      "1.1.0": "JPEG quality 100.",
+  }
 
   def _info(self):
     return self.dataset_info_from_configs(
@@ -123,5 +139,5 @@ class FashionMnistLocal(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, split):
     images, labels = load_split(split)
-    for i, (image, label) in enumerate(zip(images, labels)):
-      yield i, {"image": image[..., None], "label": int(label)}
+    for i, (jpeg, label) in enumerate(zip(encode_jpeg(images), labels)):
+      yield i, {"image": jpeg, "label": int(label)}
