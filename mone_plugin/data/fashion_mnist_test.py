@@ -15,6 +15,7 @@
 """Tests of the local Fashion-MNIST data set (real data, built once)."""
 
 import gzip
+import importlib
 import os
 import tempfile
 
@@ -112,6 +113,11 @@ class BigVisionInputTest(parameterized.TestCase):
     super().setUp()
     if not frameworks.available("big_vision"):
       self.skipTest("Big Vision checkout not found.")
+    self.ds_core, self.input_pipeline, self.pp_builder = (
+        importlib.import_module(f"big_vision.{m}")
+        for m in ("datasets.core", "input_pipeline", "pp.builder"))
+    for ops in ("ops_general", "ops_image"):  # Registers the pp ops.
+      importlib.import_module(f"big_vision.pp.{ops}")
 
   @parameterized.parameters(
       ('decode|resize(32)|value_range(-1,1)'
@@ -123,16 +129,10 @@ class BigVisionInputTest(parameterized.TestCase):
        '|onehot(10, key="label", key_result="labels")|keep("image","labels")'),
   )
   def test_big_vision_reads_a_batch(self, pp):
-    import big_vision.datasets.core as ds_core  # pylint: disable=g-import-not-at-top
-    import big_vision.input_pipeline as input_pipeline  # pylint: disable=g-import-not-at-top
-    import big_vision.pp.builder as pp_builder  # pylint: disable=g-import-not-at-top
-    import big_vision.pp.ops_general  # pylint: disable=g-import-not-at-top,unused-import
-    import big_vision.pp.ops_image  # pylint: disable=g-import-not-at-top,unused-import
-
-    data = ds_core.get(name=NAME, split="train", data_dir=DATA_DIR)
+    data = self.ds_core.get(name=NAME, split="train", data_dir=DATA_DIR)
     self.assertEqual(data.total_examples, 60000)
-    ds = input_pipeline.make_for_train(
-        data.get_tfdata(ordered=True), pp_builder.get_preprocess_fn(pp),
+    ds = self.input_pipeline.make_for_train(
+        data.get_tfdata(ordered=True), self.pp_builder.get_preprocess_fn(pp),
         batch_size=16)
     batch = next(iter(ds.as_numpy_iterator()))
     self.assertEqual(set(batch), {"image", "labels"})
@@ -141,6 +141,20 @@ class BigVisionInputTest(parameterized.TestCase):
     self.assertLessEqual(batch["image"].max(), 1.0)
     self.assertGreater(batch["image"].std(), 0.3)  # Not blank.
     np.testing.assert_array_equal(batch["labels"].sum(-1), np.ones(16))
+
+  def test_big_vision_evaluates_the_whole_test_split(self):
+    pp = ('decode|resize(32)|value_range(-1,1)'
+          '|onehot(10, key="label", key_result="labels")'
+          '|keep("image","labels")')
+    data = self.ds_core.get(name=NAME, split="test", data_dir=DATA_DIR)
+    ds, num_batches = self.input_pipeline.make_for_inference(
+        data.get_tfdata(ordered=True), self.pp_builder.get_preprocess_fn(pp),
+        batch_size=768, num_ex_per_process=data.num_examples_per_process())
+    self.assertEqual(num_batches, 14)  # ceil(10000 / 768), last one padded.
+    counts = np.zeros(10)
+    for batch in ds.take(num_batches).as_numpy_iterator():
+      counts += batch["labels"][batch["_mask"]].sum(0)
+    np.testing.assert_array_equal(counts, [1000] * 10)
 
 
 if __name__ == "__main__":
