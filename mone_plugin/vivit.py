@@ -30,6 +30,7 @@ buckets. The class token is never routed. The temporal transformer runs at full
 capacity on one token per frame.
 """
 
+import importlib
 from typing import Any, Optional
 
 import flax.linen as nn
@@ -99,7 +100,7 @@ def _tubelet_kernel_init(method):
     return nn.initializers.lecun_normal()  # flax's (and Scenic's) default.
   if method in ("central_frame_initializer", "average_frame_initializer"):
     frameworks.ensure("scenic")
-    from scenic.projects.vivit import model_utils  # pylint: disable=g-import-not-at-top
+    model_utils = importlib.import_module("scenic.projects.vivit.model_utils")
     return getattr(model_utils, method)()
   raise ValueError(
       f"temporal_encoding_config.kernel_init_method={method!r} is unknown; "
