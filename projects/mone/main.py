@@ -1,0 +1,83 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Main file of MoNE (Mixture of Nested Experts) for Scenic.
+
+Run from the directory above `projects/`, for example:
+
+  python -m projects.mone.main \
+    --config=projects/mone/configs/local_nested_pretrain.py \
+    --workdir=/tmp/mone_nested
+"""
+
+from typing import Any, Callable
+
+from absl import flags
+from clu import metric_writers
+import jax
+import jax.numpy as jnp
+import ml_collections
+from scenic import app
+from scenic.train_lib import train_utils
+
+# Registers the local image and video datasets.
+from projects.mone import local_datasets  # pylint: disable=unused-import
+from projects.mone import model
+from projects.mone import trainer
+from projects.mone import video_model
+
+FLAGS = flags.FLAGS
+
+_MODELS = {
+    'mone_vit_classification': model.MoneViTClassificationModel,
+    'mone_vivit_classification': video_model.MoneViViTClassificationModel,
+}
+
+_TRAINERS = {
+    'mone_trainer': trainer.train,
+    'mone_nested_trainer': trainer.train_nested,
+    'mone_evaluator': trainer.evaluate,
+}
+
+
+def get_model_cls(model_name: str) -> Any:
+  """Returns the model class of `model_name`."""
+  if model_name not in _MODELS:
+    raise ValueError(f'Unknown model_name {model_name!r}; allowed: '
+                     f'{sorted(_MODELS)}.')
+  return _MODELS[model_name]
+
+
+def get_trainer(trainer_name: str) -> Callable[..., Any]:
+  """Returns the train function of `trainer_name`."""
+  if trainer_name not in _TRAINERS:
+    raise ValueError(f'Unknown trainer_name {trainer_name!r}; allowed: '
+                     f'{sorted(_TRAINERS)}.')
+  return _TRAINERS[trainer_name]
+
+
+def main(rng: jnp.ndarray, config: ml_collections.ConfigDict, workdir: str,
+         writer: metric_writers.MetricWriter):
+  """Builds the dataset and runs the configured trainer."""
+  model_cls = get_model_cls(config.model_name)
+  train_fn = get_trainer(config.trainer_name)
+  data_rng, rng = jax.random.split(rng)
+  dataset = train_utils.get_dataset(
+      config, data_rng, dataset_service_address=FLAGS.dataset_service_address)
+  train_fn(rng=rng, config=config, model_cls=model_cls, dataset=dataset,
+           workdir=workdir, writer=writer)
+
+
+if __name__ == '__main__':
+  app.run(main=main)
