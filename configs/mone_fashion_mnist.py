@@ -1,0 +1,122 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+# pylint: disable=line-too-long
+r"""MoNE ViT on local Fashion-MNIST: the default run (2 CPU cores, < 10 min).
+
+A small ViT (width 64, depth 6, patch 4) on Fashion-MNIST resized 28 -> 32 px
+(8x8 = 64 tokens), trained with e_c drawn at every step from a grid (the
+paper's adaptive training), so that one model serves every budget:
+
+  python -m mone_plugin.data.prepare
+  python -m mone_plugin.big_vision.train \
+      --config configs/mone_fashion_mnist.py --workdir /tmp/mone_fmnist
+  python -m mone_plugin.big_vision.evaluate --workdir /tmp/mone_fmnist
+
+Arguments (`--config configs/mone_fashion_mnist.py:e_c=0.5,steps=500`):
+  e_c=0.5           train at one fixed budget instead of the grid;
+  gflops=0.004      train at the e_c meeting this GFLOPs-per-image budget;
+  grid=0.2;0.6;1    the e_c grid sampled at every step (default below);
+  dense             the dense ViT baseline (no routing);
+  iso_flops         scale the steps to the dense ViT's training FLOPs;
+  eval_e_c=0.3;1    budgets the trainer's evaluators run at;
+  steps, batch, lr, width, depth, heads, mlp: the recipe;
+  data_dir          TFDS data dir (default $MONE_DATA_DIR/tfds, as
+                    `mone_plugin.data.prepare` writes it);
+  runlocal          a few steps on small splits, for a smoke test.
+"""
+
+import os
+
+import big_vision.configs.common as bvcc
+import ml_collections as mlc
+
+DEFAULT_GRID = '0.2;0.3;0.4;0.5;0.6;0.7;0.8;0.9;1.0'
+
+
+def _floats(s):
+  return tuple(float(x) for x in s.split(';') if x)
+
+
+def default_data_dir():
+  root = os.environ.get('MONE_DATA_DIR') or os.path.join('~', 'mone_data')
+  return os.path.join(os.path.abspath(os.path.expanduser(root)), 'tfds')
+
+
+def get_config(arg=None):
+  """Config for MoNE on Fashion-MNIST."""
+  arg = bvcc.parse_arg(
+      arg, e_c=(None, float), gflops=(None, float), grid=DEFAULT_GRID,
+      dense=False, iso_flops=False, eval_e_c='', steps=2000, batch=128,
+      lr=0.002, wd=0.0001, width=64, depth=6, heads=4, mlp=256,
+      data_dir='', runlocal=False)
+  config = mlc.ConfigDict()
+
+  config.seed = 0
+  config.total_steps = arg.steps if not arg.runlocal else 10
+  config.num_classes = 10
+  config.loss = 'softmax_xent'
+
+  data_dir = arg.data_dir or default_data_dir()
+  config.input = dict()
+  config.input.data = dict(name='fashion_mnist_local', split='train',
+                           data_dir=data_dir)
+  config.input.batch_size = arg.batch if not arg.runlocal else 16
+  config.input.shuffle_buffer_size = 10_000 if not arg.runlocal else 100
+  pp_common = ('|value_range(-1, 1)|onehot(10, key="label", key_result="labels")'
+               '|keep("image", "labels")')
+  config.input.pp = 'decode(channels=1)|resize(32)|flip_lr' + pp_common
+  config.pp_modules = ['ops_general', 'ops_image']
+  config.input.prefetch = 4
+  config.prefetch_to_device = 2
+
+  config.log_training_steps = 50 if not arg.runlocal else 5
+  config.ckpt_steps = 500 if not arg.runlocal else 5
+
+  config.model_name = 'proj.mone.vit'
+  config.model = dict(
+      patch_size=(4, 4), width=arg.width, depth=arg.depth,
+      mlp_dim=arg.mlp, num_heads=arg.heads, pool_type='gap',
+      posemb='learn', num_experts=4)
+
+  config.mone = dict()
+  config.mone.e_c = None if arg.dense else (arg.e_c or 1.0)
+  config.mone.gflops = arg.gflops
+  config.mone.e_c_train_grid = None
+  if not (arg.dense or arg.e_c or arg.gflops) and arg.grid:
+    config.mone.e_c_train_grid = _floats(arg.grid)
+  config.mone.eval_e_c = _floats(arg.eval_e_c) or None
+  config.mone.iso_flops = arg.iso_flops
+  config.mone.routing_maps = None if arg.dense else dict(
+      num_images=16, log_percent=0.5)
+
+  config.optax_name = 'scale_by_adam'
+  config.grad_clip_norm = 1.0
+  config.lr = arg.lr
+  config.wd = arg.wd
+  config.schedule = dict(warmup_steps=100 if not arg.runlocal else 2,
+                         decay_type='cosine')
+
+  config.evals = {}
+  config.evals.test = dict(
+      type='classification',
+      data=dict(name='fashion_mnist_local', split='test', data_dir=data_dir),
+      pp_fn='decode(channels=1)|resize(32)' + pp_common,
+      loss_name=config.loss,
+      log_percent=0.5,
+  )
+  if arg.runlocal:
+    config.evals.test.data.split = 'test[:64]'
+
+  return config

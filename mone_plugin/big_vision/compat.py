@@ -1,0 +1,81 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Fixes for running Big Vision (0127fb6b) on the current JAX / TF stack.
+
+1. `big_vision.utils.sync()` builds a `jax.sharding.PositionalSharding`, which
+   JAX 0.7 removed: Big Vision's train loop trains, evaluates and checkpoints,
+   then dies on its last line. `sync` below does the same over a
+   `NamedSharding`.
+2. AugReg's RandAugment (`pp_modules=[..., "archive.randaug"]`) imports
+   `tensorflow_addons`, which does not import under TF 2.21 / Keras 3. When it
+   is missing or broken, a `tensorflow_addons.image` module made of
+   `mone_plugin.big_vision.tfa_image` stands in for it.
+
+`apply()` installs both into the running process; `make_patches.py` turns the
+same code into `git am`-able patches for a Big Vision checkout.
+"""
+
+import importlib
+import sys
+import types
+
+from absl import logging
+import big_vision.utils as u
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def sync():
+  """Syncs hosts and empties async computation queue."""
+  mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("devices",))
+  x = u.reshard(np.ones(jax.device_count()), jax.sharding.NamedSharding(
+      mesh, jax.sharding.PartitionSpec("devices")))
+  jax.jit(jnp.sum)(x).block_until_ready()
+
+
+def _tensorflow_addons_works():
+  try:
+    importlib.import_module("tensorflow_addons.image")
+    return True
+  except Exception:  # pylint: disable=broad-exception-caught
+    # Under Keras 3 the import fails with all kinds of errors, not only
+    # ImportError.
+    for name in [m for m in sys.modules if m.startswith("tensorflow_addons")]:
+      del sys.modules[name]
+    return False
+
+
+def install_tfa_image():
+  """Makes `from tensorflow_addons import image` work when TFA is broken."""
+  if _tensorflow_addons_works():
+    return
+  from mone_plugin.big_vision import tfa_image  # pylint: disable=g-import-not-at-top
+  tfa = types.ModuleType("tensorflow_addons")
+  tfa.__doc__ = "Stand-in for the archived TFA; see mone_plugin.big_vision."
+  tfa.__path__ = []
+  tfa.image = tfa_image
+  sys.modules["tensorflow_addons"] = tfa
+  sys.modules["tensorflow_addons.image"] = tfa_image
+  logging.info("tensorflow_addons does not import: using %s for RandAugment.",
+               tfa_image.__name__)
+
+
+def apply():
+  """Installs both fixes into the running process (idempotent)."""
+  if u.sync is not sync:
+    u.sync = sync
+  if "tensorflow_addons.image" not in sys.modules:
+    install_tfa_image()

@@ -1,0 +1,102 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""MoNE ViT as a Big Vision model: `config.model_name = "proj.mone.vit"`.
+
+`Model` is the core `mone_plugin.vit.Model`: every option of Big Vision's
+`models/vit.py` plus `num_experts`, `e_c` (None: the dense ViT),
+`capacity_method` and `router_type`; `__call__(image, *, train=False,
+e_c=...)` returns `(logits, out)` with each token's expert in
+`out["experts"]`. `load` reads Big Vision ViT checkpoints (e.g. the AugReg
+`.npz` files) as well as MoNE ones.
+"""
+
+import re
+
+from absl import logging
+from big_vision import utils
+from big_vision.models import common
+from big_vision.models import vit as bv_vit
+import jax
+import numpy as np
+
+from mone_plugin import vit as mone_vit
+
+Model = mone_vit.Model
+decode_variant = mone_vit.decode_variant
+
+# What MoNE adds to Big Vision's ViT parameters.
+MONE_PARAMS = ("Transformer/router/.*", "Transformer/alpha")
+
+
+def _shape_errors(params, init_params):
+  errors = []
+  shape = lambda x: tuple(x.shape if hasattr(x, "shape") else np.shape(x))
+  init_shapes = dict(utils.tree_flatten_with_names(
+      jax.tree.map(shape, init_params))[0])
+  for name, value in utils.tree_flatten_with_names(params)[0]:
+    want = init_shapes.get(name)
+    if want is not None and shape(value) != want:
+      errors.append(f"  {name}: {shape(value)} in the checkpoint, "
+                    f"{tuple(want)} in the model")
+  return errors
+
+
+def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=invalid-name
+  """Loads a Big Vision ViT or a MoNE checkpoint into the MoNE ViT.
+
+  Big Vision's own ViT fixes apply (old layouts, scan checkpoints, position
+  embeddings resampled to the model's grid). Parameters the file lacks but
+  MoNE has (the router and alpha) keep their value in `init_params`.
+
+  Args:
+    init_params: the freshly initialised MoNE parameters (their values are
+      used for `dont_load` and MoNE-only parameters; their shapes are checked).
+    init_file: checkpoint path (`.npz` or a Big Vision tensorstore
+      checkpoint) or one of Big Vision ViT's `VANITY_NAMES`.
+    model_cfg: the `config.model` of the run.
+    dont_load: regexes of parameters to keep at their init value.
+
+  Returns:
+    The parameter tree, in the structure of `init_params`.
+
+  Raises:
+    ValueError: a parameter's shape differs between file and model (the error
+      names each such parameter and both shapes), or the trees differ in
+      parameters other than the MoNE-only ones.
+  """
+  del model_cfg  # MoNE ViT has no scan mode: scan checkpoints get unrolled.
+  init_file = bv_vit.VANITY_NAMES.get(init_file, init_file)
+  restored = bv_vit.fix_old_checkpoints(utils.load_params(init_file))
+  if "encoderblock" in restored.get("Transformer", {}):
+    restored = bv_vit.scan_to_pyloop(restored)
+
+  dont_load = list(dont_load)
+  if init_params is not None:
+    names = [n for n, _ in utils.tree_flatten_with_names(restored)[0]]
+    for pattern in MONE_PARAMS:
+      if not any(re.fullmatch(pattern, n) for n in names):
+        logging.info("MoNE: %s not in %s, keeping its init value.",
+                     pattern, init_file)
+        dont_load.append(pattern)
+  params = common.merge_params(restored, init_params, dont_load)
+
+  if init_params is not None and "pos_embedding" in init_params:
+    params["pos_embedding"] = bv_vit.resample_posemb(
+        old=params["pos_embedding"], new=init_params["pos_embedding"])
+  if init_params is not None and (errors := _shape_errors(params, init_params)):
+    raise ValueError(
+        f"Checkpoint {init_file} does not fit the model; shape mismatch:\n"
+        + "\n".join(errors))
+  return params
