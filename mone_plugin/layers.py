@@ -126,17 +126,17 @@ class NestedAttention(nn.Module):
       d = y.shape[-1]
       return jnp.einsum("bnd,dhk->bnhk", y.astype(dt), w[:d].astype(dt)) + b
 
-    q = [proj(y, *qkv[0]) / np.sqrt(hd).astype(dt) for y in ys]
-    k = jnp.concatenate([proj(y, *qkv[1]) for y in ys], axis=1)
-    v = jnp.concatenate([proj(y, *qkv[2]) for y in ys], axis=1)
-    outs = []
-    for qj, y in zip(q, ys):
-      d = y.shape[-1]
-      logits = jnp.einsum("bqhk,bshk->bhqs", qj, k)
-      w = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(dt)
-      a = jnp.einsum("bhqs,bshk->bqhk", w, v)
-      outs.append(jnp.einsum("bqhk,hkd->bqd", a, wo[..., :d].astype(dt))
-                  + bo[:d])
+    q, k, v = (jnp.concatenate([proj(y, w, b) for y in ys], axis=1)
+               for w, b in qkv)
+    logits = jnp.einsum("bqhk,bshk->bhqs", q / np.sqrt(hd).astype(dt), k)
+    w = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(dt)
+    a = jnp.einsum("bhqs,bshk->bqhk", w, v)
+    outs, start = [], 0
+    for y in ys:
+      n, d = y.shape[-2:]
+      outs.append(jnp.einsum("bqhk,hkd->bqd", a[:, start:start + n],
+                             wo[..., :d].astype(dt)) + bo[:d])
+      start += n
     return outs
 
 
@@ -194,7 +194,7 @@ class MoneEncoderBlock(nn.Module):
       if g.mlp_scale is not None:
         y = y * g.mlp_scale
       out.append(g._replace(h=g.h + y.astype(g.h.dtype)))
-    return out
+    return out, None  # (carry, per-layer output) as nn.scan wants.
 
 
 class Router(nn.Module):
@@ -250,6 +250,8 @@ class MoneEncoder(nn.Module):
   dropout: float = 0.0
   num_experts: int = 4
   router_type: str = "learned"
+  scan: bool = False  # One compiled layer body: much faster compiles.
+  remat_policy: str = "nothing_saveable"
   dtype_mm: str = "float32"
 
   @nn.compact
@@ -290,10 +292,24 @@ class MoneEncoder(nn.Module):
 
     groups = _groups_from_tokens(xs, sizes, dims, scales)
     ids, state = [j for j, _ in groups], [g for _, g in groups]
-    for lyr in range(self.depth):
-      state = MoneEncoderBlock(
-          width, self.mlp_dim, self.num_heads, self.dropout, self.dtype_mm,
-          name=f"encoderblock_{lyr}")(state, deterministic)
+    block_kw = dict(width=width, mlp_dim=self.mlp_dim,
+                    num_heads=self.num_heads, dropout=self.dropout,
+                    dtype_mm=self.dtype_mm)
+    if self.scan:
+      # Same layout as Big Vision's scanned ViT: params stacked on axis 0 of
+      # a single "encoderblock".
+      block = nn.remat(
+          MoneEncoderBlock, prevent_cse=False, static_argnums=(2,),
+          policy=getattr(jax.checkpoint_policies, self.remat_policy, None))
+      state, _ = nn.scan(
+          block, variable_axes={"params": 0},
+          split_rngs={"params": True, "dropout": True},
+          in_axes=nn.broadcast, length=self.depth)(
+              name="encoderblock", **block_kw)(state, deterministic)
+    else:
+      for lyr in range(self.depth):
+        state, _ = MoneEncoderBlock(name=f"encoderblock_{lyr}", **block_kw)(
+            state, deterministic)
 
     # Back to full width: untouched channels [d, D) are the input's.
     full, start = [], 0

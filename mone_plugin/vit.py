@@ -102,10 +102,6 @@ class _Model(nn.Module):
   @nn.compact
   def __call__(self, image, *, train=False, e_c="default"):
     """Returns (logits, out); `e_c` overrides the configured budget."""
-    if self.scan:
-      raise NotImplementedError(
-          "scan=True is not supported by MoNE ViT (expert groups have "
-          "different shapes per layer input); use scan=False.")
     e_c = self.e_c if isinstance(e_c, str) else e_c
     capacities = self.capacities(e_c)
     out = {"capacities": capacities}
@@ -130,7 +126,8 @@ class _Model(nn.Module):
     x, enc = layers.MoneEncoder(
         depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
         dropout=self.dropout, num_experts=self.num_experts,
-        router_type=self.router_type, dtype_mm=self.dtype_mm,
+        router_type=self.router_type, scan=self.scan,
+        remat_policy=self.remat_policy, dtype_mm=self.dtype_mm,
         name="Transformer")(x, capacities=capacities, deterministic=not train,
                             num_prefix_tokens=prefix)
     out["encoder"] = enc

@@ -1,0 +1,176 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+r"""Wall-clock benchmark: MoNE ViT against the dense ViT in the same run.
+
+  python -m mone_plugin.benchmark            # ViT-B/16, 224 px, batch 8
+  python -m mone_plugin.benchmark --variant=S/16 --batch=32 --json=out.json
+
+Prints, for the current JAX backend, the dense forward time, MoNE's forward
+time at each e_c, the FLOP ratio (dense / MoNE, analytic, one multiply-add =
+one FLOP; XLA's own count is printed beside it), the speedup, the efficiency
+(speedup / FLOP ratio: 1.0 means every saved FLOP saved time) and the share of
+the forward spent in the router + Expert Preferred Routing; then the same for
+a training step (forward + backward). Configurations are timed round-robin so
+that background load hits them alike; the minimum over repetitions is kept.
+"""
+
+import json
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from mone_plugin import flops
+from mone_plugin import routing
+from mone_plugin import vit
+
+_VARIANT = flags.DEFINE_string("variant", "B/16", "ViT variant.")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 224, "Image side in pixels.")
+_BATCH = flags.DEFINE_integer("batch", 8, "Batch size.")
+_E_C = flags.DEFINE_list("e_c", ["0.2", "0.3", "0.4", "0.6"],
+                         "Effective capacities to time.")
+_REPS = flags.DEFINE_integer("reps", 5, "Timed repetitions per config.")
+_TRAIN = flags.DEFINE_bool("train", True, "Also time training steps.")
+_JSON = flags.DEFINE_string("json", None, "Write the results here as JSON.")
+
+
+def _xla_flops(fn, *args):
+  cost = jax.jit(fn).lower(*args).compile().cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost.get("flops", float("nan")))
+
+
+def _time_round_robin(fns, args, reps):
+  """Min wall time (ms) of each jitted fn, timed interleaved."""
+  for f in fns.values():
+    jax.block_until_ready(f(*args))  # Compile and warm up.
+  times = {k: [] for k in fns}
+  for _ in range(reps):
+    for k, f in fns.items():
+      t0 = time.perf_counter()
+      jax.block_until_ready(f(*args))
+      times[k].append(time.perf_counter() - t0)
+  return {k: 1e3 * min(v) for k, v in times.items()}
+
+
+def run(variant, image_size, batch, e_cs, reps, train=True):
+  """Times dense and MoNE ViT; returns a list of result rows."""
+  model = vit.Model(1000, variant=variant, e_c=None)
+  x = jax.random.normal(jax.random.PRNGKey(0), (batch, image_size,
+                                                 image_size, 3))
+  params = jax.jit(model.init)(jax.random.PRNGKey(1), x)
+  cfg = dict(image_size=image_size, patch_size=model.patch_size[0],
+             width=model.width, depth=model.depth, mlp_dim=model.mlp_dim,
+             num_heads=model.num_heads, num_classes=1000)
+  budgets = [None] + list(e_cs)
+
+  def fwd(e_c):
+    return jax.jit(lambda p, x: model.apply(p, x, e_c=e_c)[0])
+
+  labels = jax.nn.one_hot(jnp.arange(batch) % 1000, 1000)
+  tx = optax.sgd(1e-3)
+  opt_state = tx.init(params)
+
+  def step(e_c):
+    def loss_fn(p, x):
+      logits = model.apply(p, x, e_c=e_c)[0]
+      return optax.softmax_cross_entropy(logits, labels).mean()
+
+    @jax.jit
+    def f(p, x):
+      grads = jax.grad(loss_fn)(p, x)
+      updates, _ = tx.update(grads, opt_state, p)
+      return optax.apply_updates(p, updates)
+    return f
+
+  # Router + EPR alone, on the embedded tokens, at the smallest budget.
+  tokens = jnp.zeros((batch, (image_size // model.patch_size[0]) ** 2,
+                      model.width))
+  caps = model.capacities(min(e_cs))
+
+  @jax.jit
+  def router_epr(p, t):
+    w = p["params"]["Transformer"]["router"]
+    probs = jax.nn.softmax(t @ w["kernel"] + w["bias"])
+    experts = routing.expert_preferred_routing(probs, caps)
+    return routing.expert_sort_permutation(experts)
+
+  fwd_ms = _time_round_robin({b: fwd(b) for b in budgets}, (params, x), reps)
+  epr_ms = _time_round_robin({"epr": router_epr}, (params, tokens),
+                             reps)["epr"]
+  step_ms = {}
+  if train:
+    step_ms = _time_round_robin({b: step(b) for b in budgets}, (params, x),
+                                max(2, reps // 2))
+  rows = []
+  dense_gf = flops.vit_gflops(**cfg)
+  dense_xla = _xla_flops(lambda p, x: model.apply(p, x, e_c=None)[0],
+                         params, x)
+  for b in budgets:
+    gf = flops.vit_gflops(**cfg, e_c=b)
+    xla = _xla_flops(lambda p, x, b=b: model.apply(p, x, e_c=b)[0], params, x)
+    ratio = dense_gf / gf
+    row = dict(e_c=b, gflops=gf, flop_ratio=ratio, xla_flop_ratio=dense_xla / xla,
+               fwd_ms=fwd_ms[b], speedup=fwd_ms[None] / fwd_ms[b])
+    row["efficiency"] = row["speedup"] / ratio
+    if train:
+      row["train_ms"] = step_ms[b]
+      row["train_speedup"] = step_ms[None] / step_ms[b]
+      row["train_efficiency"] = row["train_speedup"] / ratio
+    rows.append(row)
+  return rows, epr_ms
+
+
+def format_table(rows, epr_ms, header):
+  lines = [header, "  e_c  GFLOPs/img  FLOP ratio (XLA)  fwd ms  speedup  "
+           "efficiency  train ms  speedup  efficiency"]
+  for r in rows:
+    name = "dense" if r["e_c"] is None else f"{r['e_c']:.2f}"
+    line = (f"{name:>5}  {r['gflops']:10.2f}  {r['flop_ratio']:5.2f} "
+            f"({r['xla_flop_ratio']:5.2f})  {r['fwd_ms']:8.1f}  "
+            f"{r['speedup']:6.2f}x  {r['efficiency']:10.2f}")
+    if "train_ms" in r:
+      line += (f"  {r['train_ms']:8.1f}  {r['train_speedup']:6.2f}x  "
+               f"{r['train_efficiency']:10.2f}")
+    lines.append(line)
+  smallest = min((r for r in rows if r["e_c"] is not None),
+                 key=lambda r: r["fwd_ms"])
+  lines.append(f"router + EPR: {epr_ms:.2f} ms = "
+               f"{100 * epr_ms / smallest['fwd_ms']:.2f}% of the fastest MoNE "
+               f"forward, {100 * epr_ms / rows[0]['fwd_ms']:.2f}% of dense")
+  return "\n".join(lines)
+
+
+def main(argv):
+  del argv
+  e_cs = [float(e) for e in _E_C.value]
+  logging.info("Benchmarking ViT-%s on %s", _VARIANT.value, jax.devices())
+  rows, epr_ms = run(_VARIANT.value, _IMAGE_SIZE.value, _BATCH.value, e_cs,
+                     _REPS.value, _TRAIN.value)
+  header = (f"ViT-{_VARIANT.value} {_IMAGE_SIZE.value}px batch {_BATCH.value} "
+            f"on {jax.devices()[0].platform} ({len(jax.devices())} device(s), "
+            f"min of {_REPS.value} reps)")
+  print(format_table(rows, epr_ms, header))
+  if _JSON.value:
+    with open(_JSON.value, "w") as f:
+      json.dump({"header": header, "rows": rows, "epr_ms": epr_ms}, f, indent=1)
+
+
+if __name__ == "__main__":
+  app.run(main)
