@@ -34,7 +34,7 @@ Arguments (`--config configs/mone_fashion_mnist.py:e_c=0.5,steps=500`):
   steps, batch, lr, width, depth, heads, mlp: the recipe;
   data_dir          TFDS data dir (default $MONE_DATA_DIR/tfds, as
                     `mone_plugin.data.prepare` writes it);
-  runlocal          a few steps on small splits, for a smoke test.
+  runlocal          10 steps of a 2-layer model on small splits (smoke test).
 """
 
 import os
@@ -116,7 +116,10 @@ def get_config(arg=None):
       loss_name=config.loss,
       log_percent=0.5,
   )
-  if arg.runlocal:
+  if arg.runlocal:  # Tiny: 10 steps of a 2-layer model, 64 test images.
+    config.model.depth = min(arg.depth, 2)
     config.evals.test.data.split = 'test[:64]'
+    if config.mone.e_c_train_grid and arg.grid == DEFAULT_GRID:
+      config.mone.e_c_train_grid = (0.5, 1.0)
 
   return config
