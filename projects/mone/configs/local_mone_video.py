@@ -40,7 +40,7 @@ EVAL_E_C = (0.2, 0.3, 0.4, 0.6, 1.0)
 
 def get_config(arg=None):
   """Returns the local MoNE video config."""
-  arg = common.parse_arg(arg, init='', e_c=0.4, e_c_grid='', steps=600)
+  arg = common.parse_arg(arg, init='', e_c=0.4, e_c_grid='', steps=400)
   image = local_nested_pretrain.get_config()
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_vivit_moving_fashion_mnist'

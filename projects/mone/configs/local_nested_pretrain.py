@@ -22,7 +22,7 @@ model of `local_mone_video.py`.
     --config=projects/mone/configs/local_nested_pretrain.py \
     --workdir=/tmp/mone/nested
 
-Argument (after ':'): `steps=<int>` (default 1200).
+Argument (after ':'): `steps=<int>` (default 500).
 """
 
 import ml_collections
@@ -32,7 +32,7 @@ from projects.mone.configs import common
 
 def get_config(arg=None):
   """Returns the nested pretraining config."""
-  arg = common.parse_arg(arg, steps=1200)
+  arg = common.parse_arg(arg, steps=500)
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_nested_pretrain_fashion_mnist'
 
@@ -62,7 +62,7 @@ def get_config(arg=None):
   config.optimizer_configs.b2 = 0.999
   config.max_grad_norm = 1.0
   config.label_smoothing = None
-  config.batch_size = 128
+  config.batch_size = 64
   config.eval_batch_size = 500
   config.num_training_steps = arg.steps
   config.rng_seed = 0
