@@ -123,18 +123,21 @@ class NestedAttention(nn.Module):
     dt = jnp.dtype(self.dtype_mm)
 
     def proj(y, w, b):
+      # Heads-major [B, H, n, hd] outputs: the attention einsums then need
+      # no transposes, which on CPU cost more than the scores themselves.
       d = y.shape[-1]
-      return jnp.einsum("bnd,dhk->bnhk", y.astype(dt), w[:d].astype(dt)) + b
+      return (jnp.einsum("bnd,dhk->bhnk", y.astype(dt), w[:d].astype(dt))
+              + b[:, None, :])
 
-    q, k, v = (jnp.concatenate([proj(y, w, b) for y in ys], axis=1)
+    q, k, v = (jnp.concatenate([proj(y, w, b) for y in ys], axis=2)
                for w, b in qkv)
-    logits = jnp.einsum("bqhk,bshk->bhqs", q / np.sqrt(hd).astype(dt), k)
+    logits = jnp.einsum("bhqk,bhsk->bhqs", q / np.sqrt(hd).astype(dt), k)
     w = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(dt)
-    a = jnp.einsum("bhqs,bshk->bqhk", w, v)
+    a = jnp.einsum("bhqs,bhsk->bhqk", w, v)
     outs, start = [], 0
     for y in ys:
       n, d = y.shape[-2:]
-      outs.append(jnp.einsum("bqhk,hkd->bqd", a[:, start:start + n],
+      outs.append(jnp.einsum("bhqk,hkd->bqd", a[:, :, start:start + n],
                              wo[..., :d].astype(dt)) + bo[:d])
       start += n
     return outs
