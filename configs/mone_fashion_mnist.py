@@ -31,7 +31,11 @@ Arguments (`--config configs/mone_fashion_mnist.py:e_c=0.5,steps=500`):
   dense             the dense ViT baseline (no routing);
   iso_flops         scale the steps to the dense ViT's training FLOPs;
   eval_e_c=0.3;1    budgets the trainer's evaluators run at;
-  steps, batch, lr, width, depth, heads, mlp: the recipe;
+  steps, batch, lr, wd, width, depth, heads, mlp, scan: the recipe;
+  fsdp              FSDP-shard all parameters (e.g. over 8 simulated devices:
+                    XLA_FLAGS=--xla_force_host_platform_device_count=8);
+  deterministic     seeded, sequential input: a resumed run equals an
+                    uninterrupted one;
   data_dir          TFDS data dir (default $MONE_DATA_DIR/tfds, as
                     `mone_plugin.data.prepare` writes it);
   runlocal          10 steps of a 2-layer model on small splits (smoke test).
@@ -59,12 +63,13 @@ def get_config(arg=None):
   arg = bvcc.parse_arg(
       arg, e_c=(None, float), gflops=(None, float), grid=DEFAULT_GRID,
       dense=False, iso_flops=False, eval_e_c='', steps=2000, batch=128,
-      lr=0.002, wd=0.0001, width=64, depth=6, heads=4, mlp=256,
-      data_dir='', runlocal=False)
+      lr=0.002, wd=0.0001, width=64, depth=6, heads=4, mlp=256, scan=True,
+      fsdp=False, deterministic=False, data_dir='', runlocal=False)
   config = mlc.ConfigDict()
 
   config.seed = 0
-  config.total_steps = arg.steps if not arg.runlocal else 10
+  # runlocal changes the defaults of steps and batch, not given values.
+  config.total_steps = 10 if arg.runlocal and arg.steps == 2000 else arg.steps
   config.num_classes = 10
   config.loss = 'softmax_xent'
 
@@ -72,7 +77,7 @@ def get_config(arg=None):
   config.input = dict()
   config.input.data = dict(name='fashion_mnist_local', split='train',
                            data_dir=data_dir)
-  config.input.batch_size = arg.batch if not arg.runlocal else 16
+  config.input.batch_size = 16 if arg.runlocal and arg.batch == 128 else arg.batch
   config.input.shuffle_buffer_size = 10_000 if not arg.runlocal else 100
   pp_common = ('|value_range(-1, 1)|onehot(10, key="label", key_result="labels")'
                '|keep("image", "labels")')
@@ -80,6 +85,10 @@ def get_config(arg=None):
   config.pp_modules = ['ops_general', 'ops_image']
   config.input.prefetch = 4
   config.prefetch_to_device = 2
+  if arg.deterministic:  # Same batches after a resume: seeded, sequential.
+    config.input.deterministic = True
+    config.input.num_parallel_calls = 1
+    config.input.tfdata = dict(shuffle_seed=config.seed)
 
   config.log_training_steps = 50 if not arg.runlocal else 5
   config.ckpt_steps = 500 if not arg.runlocal else 5
@@ -88,11 +97,13 @@ def get_config(arg=None):
   config.model = dict(
       patch_size=(4, 4), width=arg.width, depth=arg.depth,
       mlp_dim=arg.mlp, num_heads=arg.heads, pool_type='gap',
-      posemb='learn', num_experts=4)
+      posemb='learn', num_experts=4, scan=arg.scan)
+  if arg.fsdp:  # Shard every parameter, however small, over the devices.
+    config.sharding_strategy = [('.*', 'fsdp(axis="data", min_size_to_shard_mb=0)')]
 
   config.mone = dict()
   config.mone.e_c = None if arg.dense else (arg.e_c or 1.0)
-  config.mone.gflops = arg.gflops
+  config.mone.gflops = None if arg.dense else arg.gflops
   config.mone.e_c_train_grid = None
   if not (arg.dense or arg.e_c or arg.gflops) and arg.grid:
     config.mone.e_c_train_grid = _floats(arg.grid)

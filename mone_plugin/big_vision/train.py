@@ -111,8 +111,6 @@ def train_and_evaluate(config, workdir, cleanup=False):
     gfile.makedirs(workdir)
     save_ckpt_path = os.path.join(workdir, "checkpoint.bv")
 
-  pool = multiprocessing.pool.ThreadPool(1)
-
   for m in config.get("pp_modules", ["ops_general", "ops_image"]):
     importlib.import_module(f"big_vision.pp.{m}")
 
@@ -121,12 +119,6 @@ def train_and_evaluate(config, workdir, cleanup=False):
   def write_note(note):
     if jax.process_index() == 0:
       info("%s", note)
-
-  mw = u.BigVisionMetricWriter(-1, -1, workdir, config)
-  # Big Vision's writer logs scalars only; images go through CLU's.
-  image_writer = metric_writers.create_default_writer(
-      workdir, just_logging=jax.process_index() > 0, asynchronous=False)
-  u.chrono.inform(measure=mw.measure, write_note=write_note)
 
 ################################################################################
 #                                                                              #
@@ -171,7 +163,14 @@ def train_and_evaluate(config, workdir, cleanup=False):
   model = model_mod.Model(
       num_classes=config.num_classes, **config.get("model", {}))
 
-  budgets = budgets_lib.resolve(config, model, image_shape)
+  budgets = budgets_lib.resolve(config, model, image_shape)  # Checks budgets.
+
+  pool = multiprocessing.pool.ThreadPool(1)
+  mw = u.BigVisionMetricWriter(-1, -1, workdir, config)
+  # Big Vision's writer logs scalars only; images go through CLU's.
+  image_writer = metric_writers.create_default_writer(
+      workdir, just_logging=jax.process_index() > 0, asynchronous=False)
+  u.chrono.inform(measure=mw.measure, write_note=write_note)
   total_steps = u.steps("total", config, ntrain_img, batch_size)
   if budgets.step_scale != 1.0:
     info("isoFLOPs: %d steps x %.3f (dense %.4g GFLOPs / MoNE %.4g)",

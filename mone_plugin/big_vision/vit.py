@@ -28,7 +28,6 @@ from absl import logging
 from big_vision import utils
 from big_vision.models import common
 from big_vision.models import vit as bv_vit
-import jax
 import numpy as np
 
 from mone_plugin import vit as mone_vit
@@ -43,13 +42,13 @@ MONE_PARAMS = ("Transformer/router/.*", "Transformer/alpha")
 def _shape_errors(params, init_params):
   errors = []
   shape = lambda x: tuple(x.shape if hasattr(x, "shape") else np.shape(x))
-  init_shapes = dict(utils.tree_flatten_with_names(
-      jax.tree.map(shape, init_params))[0])
+  init_shapes = {name: shape(value) for name, value
+                 in utils.tree_flatten_with_names(init_params)[0]}
   for name, value in utils.tree_flatten_with_names(params)[0]:
     want = init_shapes.get(name)
     if want is not None and shape(value) != want:
       errors.append(f"  {name}: {shape(value)} in the checkpoint, "
-                    f"{tuple(want)} in the model")
+                    f"{want} in the model")
   return errors
 
 
@@ -65,7 +64,7 @@ def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=in
       used for `dont_load` and MoNE-only parameters; their shapes are checked).
     init_file: checkpoint path (`.npz` or a Big Vision tensorstore
       checkpoint) or one of Big Vision ViT's `VANITY_NAMES`.
-    model_cfg: the `config.model` of the run.
+    model_cfg: the `config.model` of the run (its `scan` matters).
     dont_load: regexes of parameters to keep at their init value.
 
   Returns:
@@ -76,10 +75,13 @@ def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=in
       names each such parameter and both shapes), or the trees differ in
       parameters other than the MoNE-only ones.
   """
-  del model_cfg  # MoNE ViT has no scan mode: scan checkpoints get unrolled.
   init_file = bv_vit.VANITY_NAMES.get(init_file, init_file)
   restored = bv_vit.fix_old_checkpoints(utils.load_params(init_file))
-  if "encoderblock" in restored.get("Transformer", {}):
+  # Scan (stacked layers) and python-loop checkpoints load into either mode.
+  scanned = "encoderblock" in restored.get("Transformer", {})
+  if (model_cfg or {}).get("scan") and not scanned:
+    restored = bv_vit.pyloop_to_scan(restored)
+  elif not (model_cfg or {}).get("scan") and scanned:
     restored = bv_vit.scan_to_pyloop(restored)
 
   dont_load = list(dont_load)
