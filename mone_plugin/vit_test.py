@@ -1,0 +1,346 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of the MoNE ViT: dense equivalence, Big Vision parity, routing."""
+
+import functools
+import unittest
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mone_plugin import capacity
+from mone_plugin import frameworks
+from mone_plugin import vit
+
+# Tiny: 32 px, patch 8 -> 4x4 = 16 tokens, width 64 (experts 8/16/32/64).
+TINY = dict(num_classes=10, patch_size=(8, 8), width=64, depth=2, mlp_dim=128,
+            num_heads=4, head_zeroinit=False)
+NUM_TOKENS = 16
+_NO_BV = "Big Vision checkout not found (see mone_plugin/frameworks.py)."
+
+
+# Three configurations cover the pooling types and the other options.
+CONFIGS = {
+    "gap": dict(pool_type="gap"),
+    "tok": dict(pool_type="tok", rep_size=True),
+    "map": dict(pool_type="map", posemb="sincos2d"),
+}
+
+
+def _images(seed=0, b=2):
+  rng = np.random.default_rng(seed)
+  return rng.uniform(-1, 1, size=(b, 32, 32, 3)).astype(np.float32)
+
+
+IMAGES = _images(1)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _init_jit(model, key, images):
+  return model.init(key, images)["params"]
+
+
+def _random_params(model, seed=0):
+  """Random parameters of the model's tree, without compiling its init.
+
+  Biases, LayerNorm scales, class token and probe are random too, so that
+  every slice of them is exercised. alpha is 0 (its initial value).
+  """
+  shapes = jax.eval_shape(functools.partial(model.init, jax.random.PRNGKey(0)),
+                          IMAGES)["params"]
+  rng = np.random.default_rng(seed)
+
+  def f(path, a):
+    name, parent = path[-1].key, path[-2].key if len(path) > 1 else ""
+    if name == "alpha":
+      return jnp.zeros(a.shape, a.dtype)
+    if name == "scale":
+      v = 1 + 0.3 * rng.normal(size=a.shape)
+    elif name in ("bias", "cls", "probe"):
+      v = 0.3 * rng.normal(size=a.shape)
+    elif name == "pos_embedding":
+      v = rng.normal(size=a.shape) / np.sqrt(a.shape[-1])
+    else:  # Kernels.
+      fan_in = (a.shape[-3] if parent in ("query", "key", "value") else
+                int(np.prod(a.shape[:-1])))
+      v = rng.normal(size=a.shape) / np.sqrt(fan_in)
+    return jnp.asarray(v, a.dtype)
+  return jax.tree_util.tree_map_with_path(f, shapes)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))
+def _apply_jit(model, params, images, e_c):
+  return model.apply({"params": params}, images, e_c=e_c)
+
+
+def _apply(model, params, images, e_c="default"):
+  """Jitted forward with numpy outputs (keeps eager ops out of the tests)."""
+  return jax.tree_util.tree_map(np.asarray,
+                                _apply_jit(model, params, images, e_c))
+
+
+def _model(cfg, **kw):
+  return vit.Model(**TINY, **CONFIGS[cfg], **kw)
+
+
+@functools.lru_cache(maxsize=None)
+def _params(cfg):
+  return _random_params(_model(cfg), seed=len(cfg))
+
+
+@functools.lru_cache(maxsize=None)
+def _forward(cfg, e_c):
+  """(logits, out) of config `cfg` at `e_c` on IMAGES, computed once."""
+  return _apply(_model(cfg), _params(cfg), IMAGES, e_c)
+
+
+def _without_mone(params):
+  t = {k: v for k, v in params["Transformer"].items()
+       if k not in ("router", "alpha")}
+  return {**params, "Transformer": t}
+
+
+def _shapes(tree):
+  return jax.tree_util.tree_map(lambda a: (a.shape, str(a.dtype)), tree)
+
+
+class DenseEquivalenceTest(parameterized.TestCase):
+
+  @parameterized.parameters(*CONFIGS)
+  def test_full_capacity_equals_dense_path(self, cfg):
+    full, out_full = _forward(cfg, 1.0)
+    dense, out_dense = _forward(cfg, None)
+    self.assertEqual(full.shape, (2, 10))
+    np.testing.assert_allclose(full, dense, atol=1e-5)
+    np.testing.assert_allclose(out_full["encoded"], out_dense["encoded"],
+                               atol=1e-5)
+    np.testing.assert_array_equal(out_full["experts"], 3)
+    self.assertEqual(out_full["capacities"], (0.0, 0.0, 0.0, 1.0))
+    self.assertIsNone(out_dense["capacities"])
+    self.assertNotIn("experts", out_dense)
+    self.assertGreater(np.abs(full).max(), 1e-2)  # Not a trivial zero head.
+
+  def test_configured_e_c_none_is_dense(self):
+    logits, out = _apply(_model("gap", e_c=None), _params("gap"), IMAGES)
+    np.testing.assert_allclose(logits, _forward("gap", None)[0], atol=1e-6)
+    self.assertNotIn("experts", out)
+
+
+class RoutingOutputsTest(parameterized.TestCase):
+
+  @parameterized.parameters(("gap", 0.3), ("tok", 0.6))
+  def test_experts_and_counts(self, cfg, e_c):
+    logits, out = _forward(cfg, e_c)
+    capacities = capacity.as_static(capacity.capacity_distribution(e_c))
+    self.assertEqual(out["capacities"], capacities)
+    self.assertEqual(out["experts"].shape, (2, NUM_TOKENS))
+    self.assertEqual(out["experts"].dtype, np.int32)
+    self.assertEqual(out["router_probs"].shape, (2, NUM_TOKENS, 4))
+    ks = capacity.tokens_per_expert(capacities, NUM_TOKENS)
+    for row in out["experts"]:
+      np.testing.assert_array_equal(np.bincount(row, minlength=4), ks)
+    self.assertTrue(np.all(np.isfinite(logits)))
+    self.assertEqual(out["pre_logits_2d"].shape[:3], (2, 4, 4))
+    # Experts are in spatial token order: the token with the highest
+    # probability for the largest expert is on it.
+    for b in range(2):
+      self.assertEqual(out["experts"][b, out["router_probs"][b, :, 3]
+                                      .argmax()], 3)
+    # Fewer channels updated: the budget changes the output.
+    self.assertGreater(np.abs(logits - _forward(cfg, None)[0]).max(), 1e-3)
+
+  def test_e_c_override_at_call_time(self):
+    # A model configured at e_c=0.3, called with its default, equals the
+    # e_c=1.0 model called with e_c=0.3.
+    got, out_got = _apply(_model("gap", e_c=0.3), _params("gap"), IMAGES)
+    want, out_want = _forward("gap", 0.3)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_array_equal(out_got["experts"], out_want["experts"])
+
+  @parameterized.parameters(
+      ("uniform", 0.5, (0.25, 0.25, 0.25, 0.25)),
+      ("proportionate", 0.9, tuple(np.array([1, 2, 4, 8]) / 15)),
+      ("mone", 0.3, tuple(capacity.capacity_distribution(0.3))),
+      ("greedy", 0.3, (0.8, 0.0, 0.0, 0.2)))
+  def test_capacity_method(self, method, e_c, expected):
+    model = vit.Model(**TINY, capacity_method=method)
+    got = model.capacities(e_c)
+    self.assertIsInstance(got, tuple)
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    self.assertIsNone(model.capacities(None))
+
+
+class BigVisionParityTest(parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    if not frameworks.available("big_vision"):
+      self.skipTest(_NO_BV)
+    self.bv = frameworks.ensure("big_vision")
+    import big_vision.models.vit as bv_vit  # pylint: disable=g-import-not-at-top
+    self.bv_vit = bv_vit
+
+  @parameterized.parameters(*CONFIGS)
+  def test_param_tree_and_logits(self, cfg):
+    bv_model = self.bv_vit.Model(**TINY, **CONFIGS[cfg])
+    params = _params(cfg)
+    bv_shapes = jax.eval_shape(
+        functools.partial(bv_model.init, jax.random.PRNGKey(0)),
+        IMAGES)["params"]
+    # Same paths, shapes and dtypes, apart from the router and alpha.
+    self.assertEqual(_shapes(_without_mone(params)), _shapes(bv_shapes))
+    self.assertEqual(_shapes(params["Transformer"]["router"]),
+                     {"kernel": ((64, 4), "float32"),
+                      "bias": ((4,), "float32")})
+    self.assertEqual(params["Transformer"]["alpha"].shape, ())
+    # Same parameters give Big Vision's outputs, at e_c=1 and dense.
+    want, bv_out = jax.jit(bv_model.apply)({"params": _without_mone(params)},
+                                           IMAGES)
+    for e_c in (1.0, None):
+      got, out = _forward(cfg, e_c)
+      np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+      for k in ("stem", "with_posemb", "encoded", "head_input", "pre_logits",
+                "pre_logits_2d", "logits_2d"):
+        np.testing.assert_allclose(out[k], bv_out[k], atol=1e-5, rtol=1e-5,
+                                   err_msg=k)
+
+  def test_scan_param_tree_and_logits(self):
+    bv_model = self.bv_vit.Model(**TINY, scan=True)
+    model = vit.Model(**TINY, scan=True)
+    params = _random_params(model, seed=3)
+    bv_shapes = jax.eval_shape(
+        functools.partial(bv_model.init, jax.random.PRNGKey(0)),
+        IMAGES)["params"]
+    self.assertEqual(_shapes(_without_mone(params)), _shapes(bv_shapes))
+    want, _ = jax.jit(bv_model.apply)({"params": _without_mone(params)},
+                                      IMAGES)
+    got, _ = _apply(model, params, IMAGES)
+    np.testing.assert_allclose(got, want, atol=1e-5, rtol=1e-5)
+    # Scanned and unrolled MoNE agree at a budget too.
+    unrolled = dict(params["Transformer"])
+    stacked = unrolled.pop("encoderblock")
+    for i in range(TINY["depth"]):
+      unrolled[f"encoderblock_{i}"] = jax.tree_util.tree_map(
+          lambda a, i=i: a[i], stacked)
+    got_scan, out_scan = _apply(model, params, IMAGES, e_c=0.3)
+    got_unrolled, out_unrolled = _apply(
+        _model("gap"), {**params, "Transformer": unrolled}, IMAGES, e_c=0.3)
+    np.testing.assert_array_equal(out_scan["experts"], out_unrolled["experts"])
+    np.testing.assert_allclose(got_scan, got_unrolled, atol=1e-5, rtol=1e-5)
+
+  def test_same_initialisation(self):
+    # Same names and initialisers: a fresh MoNE ViT starts as Big Vision's.
+    key = jax.random.PRNGKey(7)
+    bv_params = _init_jit(self.bv_vit.Model(**TINY), key, IMAGES)
+    params = _init_jit(_model("gap"), key, IMAGES)
+    self.assertEqual(float(params["Transformer"]["alpha"]), 0.0)
+    jax.tree_util.tree_map(np.testing.assert_array_equal,
+                           _without_mone(params), bv_params)
+    # A Big Vision tree plus router/alpha runs at any budget.
+    logits, out = _apply(_model("gap"), {**bv_params, "Transformer": {
+        **bv_params["Transformer"],
+        "router": params["Transformer"]["router"],
+        "alpha": params["Transformer"]["alpha"]}}, IMAGES, e_c=0.3)
+    self.assertTrue(np.all(np.isfinite(logits)))
+    self.assertEqual(out["experts"].shape, (2, NUM_TOKENS))
+
+  @parameterized.parameters("mu/16", "Ti/16", "S/32", "B/16", "L/14", "So400m",
+                            "g/14", "G/14", "B")
+  def test_decode_variant(self, variant):
+    self.assertEqual(vit.decode_variant(variant),
+                     self.bv_vit.decode_variant(variant))
+
+  def test_posemb_sincos_2d(self):
+    np.testing.assert_allclose(vit.posemb_sincos_2d(4, 6, 64),
+                               self.bv_vit.posemb_sincos_2d(4, 6, 64),
+                               atol=1e-7)
+
+
+class ErrorsTest(parameterized.TestCase):
+
+  @parameterized.parameters("X/16", "b/16", "Huge")
+  def test_unknown_variant(self, variant):
+    with self.assertRaisesRegex(ValueError,
+                                rf"variant='{variant}'.*unknown.*'B'"):
+      vit.Model(10, variant=variant)
+
+  # BUG(core, vit.py decode_variant): "B/x" raises int()'s "invalid literal
+  # for int() with base 10: 'x'", which names neither the variant nor what is
+  # allowed. Remove the decorator once fixed.
+  @unittest.expectedFailure
+  def test_bad_variant_patch(self):
+    with self.assertRaisesRegex(ValueError, r"B/x"):
+      vit.decode_variant("B/x")
+
+  def test_unknown_pool_type(self):
+    model = vit.Model(**TINY, pool_type="avg")
+    with self.assertRaisesRegex(ValueError,
+                                r"pool_type='avg'.*unknown.*'gap'.*'map'"
+                                r".*'tok'"):
+      jax.eval_shape(functools.partial(model.init, jax.random.PRNGKey(0)),
+                     _images())
+
+  def test_unknown_posemb(self):
+    model = vit.Model(**TINY, posemb="rope")
+    with self.assertRaisesRegex(ValueError,
+                                r"posemb='rope'.*'learn'.*'sincos2d'"):
+      jax.eval_shape(functools.partial(model.init, jax.random.PRNGKey(0)),
+                     _images())
+
+  @parameterized.parameters(
+      (1.5, r"e_c=1\.5.*infeasible.*\[0\.125, 1\]"),
+      (0.05, r"e_c=0\.05.*infeasible.*\[0\.125, 1\]"),
+      ("abc", r"e_c='abc'.*not a number"))
+  def test_bad_configured_e_c(self, e_c, msg):
+    model = vit.Model(**TINY, e_c=e_c)
+    with self.assertRaisesRegex(ValueError, msg):
+      jax.eval_shape(functools.partial(model.init, jax.random.PRNGKey(0)),
+                     _images())
+
+  @parameterized.parameters(
+      (1.5, r"e_c=1\.5.*infeasible"),
+      (float("nan"), r"e_c=nan.*infeasible"))
+  def test_bad_e_c_override(self, e_c, msg):
+    model = vit.Model(**TINY, e_c=1.0)
+    params = jax.eval_shape(
+        functools.partial(model.init, jax.random.PRNGKey(0)), _images())
+    with self.assertRaisesRegex(ValueError, msg):
+      jax.eval_shape(functools.partial(model.apply, e_c=e_c), params,
+                     _images())
+
+  # BUG(core, vit.py `e_c = self.e_c if isinstance(e_c, str) else e_c`): any
+  # string override (e.g. "abc", or "0.3" from a command line) silently runs
+  # the configured e_c. Remove the decorator once fixed.
+  @unittest.expectedFailure
+  def test_string_e_c_override_is_not_ignored(self):
+    model = vit.Model(**TINY, e_c=1.0)
+    params = jax.eval_shape(
+        functools.partial(model.init, jax.random.PRNGKey(0)), _images())
+    with self.assertRaisesRegex(ValueError, r"e_c='abc'"):
+      jax.eval_shape(functools.partial(model.apply, e_c="abc"), params,
+                     _images())
+
+  def test_width_not_divisible_by_experts(self):
+    model = vit.Model(**{**TINY, "width": 36, "num_heads": 3})
+    with self.assertRaisesRegex(ValueError, r"width=36.*not divisible.*8"):
+      jax.eval_shape(functools.partial(model.init, jax.random.PRNGKey(0)),
+                     _images())
+
+
+if __name__ == "__main__":
+  absltest.main()
