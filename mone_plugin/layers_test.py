@@ -22,6 +22,7 @@ expert-sorted implementation under test.
 
 import functools
 import math
+import unittest
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -161,8 +162,22 @@ def _normal(seed, shape):
   return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
 
 
-def _init(module, *args):
-  return jax.jit(module.init)(jax.random.PRNGKey(0), *args)
+def _init(module, *args, seed=0):
+  """Random parameters of `module`'s tree, without compiling its init."""
+  shapes = jax.eval_shape(
+      functools.partial(module.init, jax.random.PRNGKey(0)), *args)
+  rng = np.random.default_rng(seed)
+
+  def f(path, a):
+    name, parent = path[-1].key, path[-2].key if len(path) > 1 else ""
+    if name == "alpha":
+      return jnp.zeros(a.shape, a.dtype)
+    if name != "kernel":
+      return jnp.zeros(a.shape, a.dtype)  # Randomised by _perturbed.
+    fan_in = (a.shape[0] if parent in ("query", "key", "value") else
+              int(np.prod(a.shape[:-1])))
+    return jnp.asarray(rng.normal(size=a.shape) / np.sqrt(fan_in), a.dtype)
+  return _perturbed(jax.tree_util.tree_map_with_path(f, shapes), seed)
 
 
 def _run(module, params, *args):
@@ -197,11 +212,6 @@ def _apply(model, params, x, capacities, num_prefix_tokens=0):
       np.asarray, _apply_jit(model, params, x, capacities, num_prefix_tokens))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _init_params(model, key, x):
-  return model.init(key, x)["params"]  # Dense path: same parameters.
-
-
 def _encoder(**kw):
   return layers.MoneEncoder(depth=DEPTH, mlp_dim=MLP, num_heads=HEADS, **kw)
 
@@ -209,8 +219,7 @@ def _encoder(**kw):
 def _init_encoder(seed=0, n=13, b=3, num_prefix_tokens=0, alpha=0.0, **kw):
   model = _encoder(**kw)
   x = _normal(seed + 1, (b, n + num_prefix_tokens, WIDTH))
-  params = _init_params(model, jax.random.PRNGKey(seed), x)
-  params = _perturbed(params, seed)
+  params = _init(model, x, seed=seed)["params"]
   params["alpha"] = jnp.asarray(alpha, jnp.float32)
   return model, params, x
 
@@ -229,7 +238,7 @@ class NestedLayerNormTest(parameterized.TestCase):
     rng = np.random.default_rng(len(spec))
     xs = [(rng.normal(size=(2, n, WIDTH)) * 2 + 0.5, d) for n, d in spec]
     module = layers.NestedLayerNorm(WIDTH)
-    params = _perturbed(_init(module, _groups(xs)))
+    params = _init(module, _groups(xs))
     ys = _run(module, params, _groups(xs))
     p = _np(params)["params"]
     for (x, d), y in zip(xs, ys):
@@ -245,7 +254,7 @@ class NestedAttentionTest(parameterized.TestCase):
     rng = np.random.default_rng(len(spec) + 10)
     ys = [rng.normal(size=(2, n, d)).astype(np.float32) for n, d in spec]
     module = layers.NestedAttention(WIDTH, HEADS)
-    params = _perturbed(_init(module, ys))
+    params = _init(module, ys)
     outs = _run(module, params, ys)
     p = _np(params)["params"]
     d = np.concatenate([[dj] * n for n, dj in spec])
@@ -267,7 +276,7 @@ class NestedAttentionTest(parameterized.TestCase):
   def test_full_width_equals_flax_attention(self):
     x = _normal(2, (2, 9, WIDTH))
     ref = nn.MultiHeadDotProductAttention(num_heads=HEADS)
-    params = _perturbed(_init(ref, x, x))
+    params = _init(ref, x, x)
     want = _run(ref, params, x, x)
     # Same params in two full-width groups and in one.
     nested = layers.NestedAttention(WIDTH, HEADS)
@@ -279,8 +288,7 @@ class NestedAttentionTest(parameterized.TestCase):
   def test_heads_must_divide_width(self):
     with self.assertRaisesRegex(ValueError,
                                 r"width=64.*not divisible.*num_heads=5"):
-      layers.NestedAttention(WIDTH, 5).init(
-          jax.random.PRNGKey(0), [jnp.zeros((1, 2, 8))])
+      _init(layers.NestedAttention(WIDTH, 5), [jnp.zeros((1, 2, 8))])
 
 
 class NestedMlpBlockTest(parameterized.TestCase):
@@ -290,7 +298,7 @@ class NestedMlpBlockTest(parameterized.TestCase):
     rng = np.random.default_rng(len(spec) + 20)
     ys = [rng.normal(size=(2, n, d)).astype(np.float32) for n, d in spec]
     module = layers.NestedMlpBlock(WIDTH, mlp_dim)
-    params = _perturbed(_init(module, ys))
+    params = _init(module, ys)
     p = _np(params)["params"]
     self.assertEqual(p["Dense_0"]["kernel"].shape,
                      (WIDTH, mlp_dim or 4 * WIDTH))
@@ -314,7 +322,7 @@ class NestedMlpBlockTest(parameterized.TestCase):
         h = nn.gelu(nn.Dense(MLP)(x))  # Dense_0.
         return nn.Dense(WIDTH)(h)  # Dense_1.
 
-    params = _perturbed(_init(Plain(), x))
+    params = _init(Plain(), x)
     want = _run(Plain(), params, x)
     got = _run(layers.NestedMlpBlock(WIDTH, MLP), params, [x])[0]
     np.testing.assert_allclose(got, want, atol=1e-5)
@@ -325,7 +333,7 @@ class RouterTest(absltest.TestCase):
   def test_softmax_of_dense(self):
     x = _normal(0, (2, 7, WIDTH))
     router = layers.Router(4)
-    params = _perturbed(router.init(jax.random.PRNGKey(1), x))
+    params = _init(router, x)
     p = _np(params)["params"]
     want = _softmax(np.asarray(x, np.float64) @ p["kernel"] + p["bias"])
     got = router.apply(params, x)
@@ -335,10 +343,10 @@ class RouterTest(absltest.TestCase):
   def test_random_router_ignores_input(self):
     x = _normal(0, (2, 7, WIDTH))
     router = layers.Router(4, "random")
-    params = router.init(jax.random.PRNGKey(1), x)
-    a = router.apply(params, x, rngs={"router": jax.random.PRNGKey(2)})
-    b = router.apply(params, 3 * x, rngs={"router": jax.random.PRNGKey(2)})
-    c = router.apply(params, x, rngs={"router": jax.random.PRNGKey(3)})
+    params = _init(router, x)
+    run = jax.jit(lambda x, seed: router.apply(
+        params, x, rngs={"router": jax.random.PRNGKey(seed)}))
+    a, b, c = run(x, 2), run(3 * x, 2), run(x, 3)
     np.testing.assert_allclose(jnp.sum(a, -1), 1.0, atol=1e-6)
     np.testing.assert_array_equal(a, b)
     self.assertFalse(np.allclose(a, c))
@@ -346,8 +354,7 @@ class RouterTest(absltest.TestCase):
   def test_unknown_router_type(self):
     with self.assertRaisesRegex(ValueError,
                                 r"router_type='learnt'.*'learned'.*'random'"):
-      layers.Router(4, "learnt").init(jax.random.PRNGKey(0),
-                                      jnp.zeros((1, 2, 8)))
+      _init(layers.Router(4, "learnt"), jnp.zeros((1, 2, 8)))
 
 
 class MoneEncoderTest(parameterized.TestCase):
@@ -445,8 +452,7 @@ class MoneEncoderTest(parameterized.TestCase):
   def test_width_not_divisible(self):
     with self.assertRaisesRegex(ValueError,
                                 r"width=36.*not divisible.*8"):
-      _encoder().init(jax.random.PRNGKey(0), jnp.zeros((1, 4, 36)),
-                      capacities=(0.25,) * 4)
+      _init(_encoder(), jnp.zeros((1, 4, 36)))
 
 
 def _loss(params, model, x, target, capacities):
@@ -461,9 +467,12 @@ _loss_and_grad = jax.jit(jax.value_and_grad(_loss), static_argnums=(1, 4))
 class GradientTest(absltest.TestCase):
 
   def _grads(self, alpha):
+    # One layer and two expert groups: the gradient compiles quickly.
     model, params, x = _init_encoder(seed=7, num_prefix_tokens=1,
                                      alpha=alpha)
-    capacities = capacity.as_static(capacity.capacity_distribution(0.4))
+    model = model.clone(depth=1)
+    params = {k: v for k, v in params.items() if k != "encoderblock_1"}
+    capacities = (0.5, 0.0, 0.0, 0.5)
     target = _normal(8, x.shape)
     loss = lambda p: _loss_and_grad(p, model, x, target, capacities)[0]
     return _loss_and_grad(params, model, x, target, capacities)[1], loss, params
@@ -492,6 +501,20 @@ class GradientTest(absltest.TestCase):
     alpha = float(params["alpha"])
     fd = (loss({**params, "alpha": jnp.float32(alpha + eps)})
           - loss({**params, "alpha": jnp.float32(alpha - eps)})) / (2 * eps)
+    np.testing.assert_allclose(grads["alpha"], fd, rtol=2e-2)
+
+
+  # BUG(core, layers.py `alpha = jnp.clip(alpha, 0.0, 1.0 - 1e-6)`): alpha
+  # starts exactly on the clip boundary, where jnp.clip's gradient is split
+  # 0.5/0.5, so at init alpha gets half its true (one-sided) gradient; and an
+  # update that takes alpha below 0 leaves it with zero gradient for good.
+  # A straight-through clip (alpha + stop_gradient(clip(alpha) - alpha))
+  # fixes both. Remove the decorator once fixed.
+  @unittest.expectedFailure
+  def test_alpha_gradient_at_init_is_the_one_sided_derivative(self):
+    grads, loss, params = self._grads(alpha=0.0)
+    eps = 1e-3
+    fd = (loss({**params, "alpha": jnp.float32(eps)}) - loss(params)) / eps
     np.testing.assert_allclose(grads["alpha"], fd, rtol=2e-2)
 
 
