@@ -30,6 +30,18 @@ import scipy.optimize
 METHODS = ("mone", "uniform", "proportionate", "greedy")
 
 
+class _Configured:
+  """Type of `CONFIGURED`."""
+
+  def __repr__(self):
+    return "CONFIGURED"
+
+
+# Default of the models' call-time `e_c=` override: use the configured e_c.
+# (None already means the dense path, so it cannot serve as the default.)
+CONFIGURED = _Configured()
+
+
 def _check_num_experts(num_experts):
   if not isinstance(num_experts, (int, np.integer)) or num_experts < 2:
     raise ValueError(

@@ -267,9 +267,12 @@ class MoneEncoder(nn.Module):
     prefix, tokens = x[:, :p], x[:, p:]
     n = tokens.shape[1]
     probs = Router(self.num_experts, self.router_type, name="router")(tokens)
-    # Learnable MLP-branch scale, kept in [0, 1) [choice: clip].
+    # Learnable MLP-branch scale, used clipped to [0, 1) [choice: clip]. The
+    # clip is straight-through: alpha starts at the boundary 0, where a plain
+    # clip would halve its gradient, and it must be able to come back.
     alpha = self.param("alpha", nn.initializers.zeros, ())
-    alpha = jnp.clip(alpha, 0.0, 1.0 - 1e-6)
+    alpha = alpha + jax.lax.stop_gradient(
+        jnp.clip(alpha, 0.0, 1.0 - 1e-6) - alpha)
 
     if capacities is None:  # Dense ViT: one full-width group, no routing.
       sizes, scales, inverse = (0,) * (self.num_experts - 1) + (n_all,), None, None

@@ -100,9 +100,9 @@ class _Model(nn.Module):
         e_c, self.num_experts, self.capacity_method))
 
   @nn.compact
-  def __call__(self, image, *, train=False, e_c="default"):
+  def __call__(self, image, *, train=False, e_c=capacity_lib.CONFIGURED):
     """Returns (logits, out); `e_c` overrides the configured budget."""
-    e_c = self.e_c if isinstance(e_c, str) else e_c
+    e_c = self.e_c if e_c is capacity_lib.CONFIGURED else e_c
     capacities = self.capacities(e_c)
     out = {"capacities": capacities}
 
@@ -188,7 +188,10 @@ def decode_variant(variant):
     return {}
   v, patch = variant, {}
   if "/" in variant:
-    v, p = variant.split("/")
+    v, p = variant.split("/", 1)
+    if not p.isdigit() or int(p) < 1:
+      raise ValueError(f"variant={variant!r}: the patch size {p!r} must be a "
+                       "positive integer, as in 'B/16'.")
     patch = {"patch_size": (int(p), int(p))}
   if v not in _WIDTH:
     raise ValueError(f"variant={variant!r}: unknown size {v!r}; allowed: "

@@ -171,7 +171,7 @@ class SpaceTimeViViT(nn.Module):
     return _POOL[self.classifier](x, axis=1)
 
   @nn.compact
-  def __call__(self, x, *, train=False, e_c="default", debug=False):
+  def __call__(self, x, *, train=False, e_c=capacity_lib.CONFIGURED, debug=False):
     """Returns (logits, out); `e_c` overrides the configured budget.
 
     Args:
@@ -189,7 +189,7 @@ class SpaceTimeViViT(nn.Module):
     """
     del debug
     self._check_config()
-    e_c = self.e_c if isinstance(e_c, str) else e_c
+    e_c = self.e_c if e_c is capacity_lib.CONFIGURED else e_c
     capacities = self.capacities(e_c)
     out = {"capacities": capacities}
 
@@ -240,7 +240,7 @@ class SpaceTimeViViT(nn.Module):
           name="output_projection")(x)
     return x, out
 
-  def gflops(self, clip_shape, e_c="default"):
+  def gflops(self, clip_shape, e_c=capacity_lib.CONFIGURED):
     """Analytic GFLOPs per clip of shape [T, H, W, C] (see `flops.py`)."""
     fh, fw, ft = tuple(_get(self.patches, "size", (16, 16, 2)))
     num_frames, height, width, channels = clip_shape
@@ -251,7 +251,7 @@ class SpaceTimeViViT(nn.Module):
         temporal_depth=self.temporal_num_layers,
         mlp_dim=self.spatial_mlp_dim, temporal_mlp_dim=self.temporal_mlp_dim,
         num_heads=self.spatial_num_heads, num_classes=self.num_classes,
-        e_c=self.e_c if isinstance(e_c, str) else e_c,
+        e_c=self.e_c if e_c is capacity_lib.CONFIGURED else e_c,
         num_experts=self.num_experts, capacity_method=self.capacity_method,
         classifier=self.classifier,
         representation_size=self.representation_size, channels=channels)
