@@ -22,7 +22,6 @@ expert-sorted implementation under test.
 
 import functools
 import math
-import unittest
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -503,19 +502,15 @@ class GradientTest(absltest.TestCase):
           - loss({**params, "alpha": jnp.float32(alpha - eps)})) / (2 * eps)
     np.testing.assert_allclose(grads["alpha"], fd, rtol=2e-2)
 
-
-  # BUG(core, layers.py `alpha = jnp.clip(alpha, 0.0, 1.0 - 1e-6)`): alpha
-  # starts exactly on the clip boundary, where jnp.clip's gradient is split
-  # 0.5/0.5, so at init alpha gets half its true (one-sided) gradient; and an
-  # update that takes alpha below 0 leaves it with zero gradient for good.
-  # A straight-through clip (alpha + stop_gradient(clip(alpha) - alpha))
-  # fixes both. Remove the decorator once fixed.
-  @unittest.expectedFailure
-  def test_alpha_gradient_at_init_is_the_one_sided_derivative(self):
+  def test_alpha_gradient_at_the_clip_boundary(self):
+    # alpha starts on the clip boundary 0: a plain jnp.clip would give it half
+    # its one-sided gradient there, and none once an update takes it below 0.
     grads, loss, params = self._grads(alpha=0.0)
     eps = 1e-3
     fd = (loss({**params, "alpha": jnp.float32(eps)}) - loss(params)) / eps
     np.testing.assert_allclose(grads["alpha"], fd, rtol=2e-2)
+    below, _, _ = self._grads(alpha=-0.1)
+    np.testing.assert_allclose(below["alpha"], grads["alpha"], rtol=1e-5)
 
 
 class JitTest(absltest.TestCase):

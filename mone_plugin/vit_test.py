@@ -15,7 +15,6 @@
 """Tests of the MoNE ViT: dense equivalence, Big Vision parity, routing."""
 
 import functools
-import unittest
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -83,12 +82,16 @@ def _random_params(model, seed=0):
   return jax.tree_util.tree_map_with_path(f, shapes)
 
 
+_CONFIGURED = "configured e_c"  # Calls the model without an e_c override.
+
+
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _apply_jit(model, params, images, e_c):
-  return model.apply({"params": params}, images, e_c=e_c)
+  kw = {} if e_c == _CONFIGURED else {"e_c": e_c}
+  return model.apply({"params": params}, images, **kw)
 
 
-def _apply(model, params, images, e_c="default"):
+def _apply(model, params, images, e_c=_CONFIGURED):
   """Jitted forward with numpy outputs (keeps eager ops out of the tests)."""
   return jax.tree_util.tree_map(np.asarray,
                                 _apply_jit(model, params, images, e_c))
@@ -277,9 +280,7 @@ class ErrorsTest(parameterized.TestCase):
                                 rf"variant='{variant}'.*unknown.*'B'"):
       vit.Model(10, variant=variant)
 
-  # BUG(core, vit.py decode_variant): "B/x" raises int()'s "invalid literal
-  # for int() with base 10: 'x'", which names neither the variant nor what is
-  # allowed. Remove the decorator once fixed.
+  # Regression: "B/x" used to raise int()'s bare "invalid literal for int()".
   def test_bad_variant_patch(self):
     with self.assertRaisesRegex(ValueError, r"B/x"):
       vit.decode_variant("B/x")
@@ -320,9 +321,8 @@ class ErrorsTest(parameterized.TestCase):
       jax.eval_shape(functools.partial(model.apply, e_c=e_c), params,
                      _images())
 
-  # BUG(core, vit.py `e_c = self.e_c if isinstance(e_c, str) else e_c`): any
-  # string override (e.g. "abc", or "0.3" from a command line) silently runs
-  # the configured e_c. Remove the decorator once fixed.
+  # Regression: any string override (e.g. "abc") used to run the configured
+  # e_c silently.
   def test_string_e_c_override_is_not_ignored(self):
     model = vit.Model(**TINY, e_c=1.0)
     params = jax.eval_shape(
