@@ -29,9 +29,33 @@ frameworks:
 	    git -C $$dir checkout -q $$commit; fi; done
 
 # The main job: a MoNE training run through Big Vision on Fashion-MNIST, then
-# an evaluation at several compute budgets.
+# an evaluation at several compute budgets. Writes $(BV_RUN_DIR)/mone_eval.{json,
+# csv,png} (accuracy vs GFLOPs at e_c = 0.2, 0.3, ..., 1.0); BV_RUN_ARGS adds
+# config arguments (e.g. BV_RUN_ARGS=steps=500).
+BV_RUN_DIR ?= $(WORKDIR)/bv_fashion_mnist
+BV_RUN_ARGS ?=
+BV_EVAL_E_C ?= 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0
 run: setup
-	@echo "make run: filled in by the Big Vision integration"
+	@set -e; start=$$(date +%s); \
+	echo "== make run: data"; \
+	$(PYTHON) -m mone_plugin.data.prepare --datasets=fashion_mnist_local; \
+	echo "== make run: training MoNE through Big Vision into $(BV_RUN_DIR)"; \
+	rm -rf $(BV_RUN_DIR); \
+	TF_CPP_MIN_LOG_LEVEL=2 JAX_COMPILATION_CACHE_DIR=$(WORKDIR)/jax_cache \
+	  $(PYTHON) -m mone_plugin.big_vision.train \
+	  --config=configs/mone_fashion_mnist.py:$(BV_RUN_ARGS) \
+	  --workdir=$(BV_RUN_DIR); \
+	echo "== make run: evaluating at e_c = $(BV_EVAL_E_C)"; \
+	TF_CPP_MIN_LOG_LEVEL=2 JAX_COMPILATION_CACHE_DIR=$(WORKDIR)/jax_cache \
+	  $(PYTHON) -m mone_plugin.big_vision.evaluate --workdir=$(BV_RUN_DIR) \
+	  --e_c=$(BV_EVAL_E_C); \
+	echo "== make run: done in $$(( $$(date +%s) - start )) s; results in" \
+	  "$(BV_RUN_DIR)/mone_eval.{json,csv,png}"
+
+# Regenerates patches/big_vision/ from the sources (run after changing them;
+# tests/big_vision_patches_test.py fails on drift).
+patches-bv:
+	$(PYTHON) -m mone_plugin.big_vision.make_patches
 
 # Unit tests and end-to-end tests (framework tests skip when absent).
 test: setup data

@@ -126,6 +126,7 @@ def get_config(arg=None):
       pp_fn='decode(channels=1)|resize(32)' + pp_common,
       loss_name=config.loss,
       log_percent=0.5,
+      skip_first=True,  # No evaluation of the untrained model.
   )
   if arg.runlocal:  # Tiny: 10 steps of a 2-layer model, 64 test images.
     config.model.depth = min(arg.depth, 2)
