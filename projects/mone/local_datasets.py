@@ -59,10 +59,10 @@ def _num_examples(builder, split):
   return builder.info.splits[split].num_examples
 
 
-def _to_scenic(example, *, inputs_key, dtype):
+def _to_scenic(example, *, inputs_key, label_key, dtype):
   """Scales uint8 pixels to [-1, 1] and renames the features as Scenic does."""
   inputs = tf.cast(example[inputs_key], dtype) / 127.5 - 1.0
-  return {'inputs': inputs, 'label': example['label']}
+  return {'inputs': inputs, 'label': example[label_key]}
 
 
 def _resize_frames(example, size):
@@ -79,9 +79,16 @@ def _build(*, inputs_key, batch_size, eval_batch_size, num_shards, dtype_str,
   train_split = dataset_configs.get('train_split', 'train')
   eval_split = dataset_configs.get('eval_split', 'test')
   image_size = dataset_configs.get('image_size')
+  label_key = dataset_configs.get('label_key', 'label')
+  if label_key not in builder.info.features:
+    raise ValueError(
+        f'label_key={label_key!r} is not a feature of '
+        f'{dataset_configs.tfds_name}; allowed: '
+        f'{sorted(builder.info.features)}.')
 
   def preprocess(example):
-    example = _to_scenic(example, inputs_key=inputs_key, dtype=dtype)
+    example = _to_scenic(example, inputs_key=inputs_key, label_key=label_key,
+                         dtype=dtype)
     if image_size:
       example = _resize_frames(example, image_size)
     return example
@@ -106,7 +113,7 @@ def _build(*, inputs_key, batch_size, eval_batch_size, num_shards, dtype_str,
 
   shape = tuple(train_ds.element_spec['inputs'].shape[1:])
   meta_data = {
-      'num_classes': info.features['label'].num_classes,
+      'num_classes': info.features[label_key].num_classes,
       'input_shape': (-1,) + shape,
       'num_train_examples': _num_examples(builder, train_split),
       'num_eval_examples': _num_examples(builder, eval_split),
@@ -146,7 +153,8 @@ def get_image_dataset(*,
     shuffle_seed: Seed of the train shuffle.
     rng: Unused.
     dataset_configs: `tfds_name`, `data_dir`, `train_split`, `eval_split`
-      (TFDS split strings, slices allowed) and `image_size` (resize, optional).
+      (TFDS split strings, slices allowed), `label_key` (default 'label') and
+      `image_size` (resize, optional).
     dataset_service_address: Unsupported (must be None).
 
   Returns:
@@ -181,9 +189,10 @@ def get_video_dataset(*,
     dtype_str: Data type of the inputs.
     shuffle_seed: Seed of the train shuffle.
     rng: Unused.
-    dataset_configs: `tfds_name`, `data_dir`, `train_split`, `eval_split`
-      and `image_size` (resize of every frame, optional). Frames are never
-      flipped: the local clips are labelled by their direction of motion.
+    dataset_configs: `tfds_name`, `data_dir`, `train_split`, `eval_split`,
+      `label_key` (default 'label': for the local clips the direction of
+      motion; 'garment' is the garment class) and `image_size` (resize of
+      every frame, optional). Frames are never flipped.
     dataset_service_address: Unsupported (must be None).
 
   Returns:

@@ -23,7 +23,7 @@ selects the compute of one forward pass:
   - a tuple of E capacities, smallest expert first (e.g. one-hot
     (0, 1, 0, 0): every token on expert 2, as nested pretraining needs);
   - None: the dense model (router unused);
-  - omitted: the model's configured `e_c`.
+  - `CONFIGURED` (the default): the model's configured `e_c`.
 
 `module.apply(..., method='routing')` returns the expert of every token as a
 map (images [B, h, w], video [B, T', h, w]) for routing visualisations.
@@ -46,6 +46,21 @@ from mone_plugin import flops as flops_lib
 from mone_plugin import vit as mone_vit
 
 Budget = Union[None, float, Tuple[float, ...]]
+
+
+class _Configured:
+  """Type of `CONFIGURED`: the budget a model was configured with."""
+
+  def __repr__(self):
+    return 'CONFIGURED'
+
+
+CONFIGURED = _Configured()
+
+
+def e_c_kwargs(budget) -> dict:
+  """Keyword arguments of a core encoder call for `budget`."""
+  return {} if budget is CONFIGURED else {'e_c': budget}
 
 # Image model options (Big Vision ViT names) read from `config.model`.
 _VIT_FIELDS = ('variant', 'patch_size', 'width', 'depth', 'mlp_dim',
@@ -96,14 +111,14 @@ class MoneViT(mone_vit._Model):  # pylint: disable=protected-access
     return resolve_capacities(e_c, self.num_experts, self.capacity_method)
 
   def __call__(self, x, *, train: bool, debug: bool = False,
-               budget: Any = 'default'):
+               budget: Any = CONFIGURED):
     del debug
-    logits, _ = super().__call__(x, train=train, e_c=budget)
+    logits, _ = super().__call__(x, train=train, **e_c_kwargs(budget))
     return logits
 
-  def routing(self, x, *, budget: Any = 'default'):
+  def routing(self, x, *, budget: Any = CONFIGURED):
     """Expert (0 = smallest) of every patch, [B, h, w]."""
-    _, out = super().__call__(x, train=False, e_c=budget)
+    _, out = super().__call__(x, train=False, **e_c_kwargs(budget))
     if 'experts' not in out:
       raise ValueError('The dense path (budget None) routes no token.')
     h, w = out['pre_logits_2d'].shape[1:3]

@@ -43,13 +43,15 @@ class MoneViViT(mone_vivit.SpaceTimeViViT):
                                          self.capacity_method)
 
   def __call__(self, x, *, train: bool, debug: bool = False,
-               budget: Any = 'default'):
-    logits, _ = super().__call__(x, train=train, e_c=budget, debug=debug)
+               budget: Any = mone_model.CONFIGURED):
+    logits, _ = super().__call__(x, train=train, debug=debug,
+                                 **mone_model.e_c_kwargs(budget))
     return logits
 
-  def routing(self, x, *, budget: Any = 'default'):
+  def routing(self, x, *, budget: Any = mone_model.CONFIGURED):
     """Expert (0 = smallest) of every token, per frame: [B, T', h, w]."""
-    _, out = super().__call__(x, train=False, e_c=budget)
+    _, out = super().__call__(x, train=False,
+                              **mone_model.e_c_kwargs(budget))
     if 'experts' not in out:
       raise ValueError('The dense path (budget None) routes no token.')
     fh, fw, _ = tuple(mone_vivit._get(self.patches, 'size', (16, 16, 2)))  # pylint: disable=protected-access

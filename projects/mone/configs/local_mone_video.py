@@ -34,13 +34,9 @@ import ml_collections
 from projects.mone.configs import common
 from projects.mone.configs import local_nested_pretrain
 
-# Budgets every evaluation reports (None: the dense model).
-EVAL_E_C = (0.2, 0.3, 0.4, 0.6, 1.0)
-
-
 def get_config(arg=None):
   """Returns the local MoNE video config."""
-  arg = common.parse_arg(arg, init='', e_c=0.4, e_c_grid='', steps=400)
+  arg = common.parse_arg(arg, init='', e_c=0.4, e_c_grid='', steps=300)
   image = local_nested_pretrain.get_config()
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_vivit_moving_fashion_mnist'
@@ -87,7 +83,8 @@ def get_config(arg=None):
   config.mone = ml_collections.ConfigDict()
   config.mone.train_e_c_grid = tuple(
       float(v) for v in filter(None, arg.e_c_grid.split('/')))
-  config.mone.eval_e_c = EVAL_E_C if arg.e_c is not None else (None,)
+  # The evaluation of `local_mone_eval.py` covers more budgets.
+  config.mone.eval_e_c = (arg.e_c, 1.0) if arg.e_c is not None else (None,)
   config.mone.num_routing_maps = 4
 
   config.optimizer_configs = ml_collections.ConfigDict()

@@ -1,0 +1,123 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The paper's configs build their models (shapes only) with the right GFLOPs."""
+
+import projects  # plugin-only
+projects.skip_without_scenic()  # plugin-only
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import flax
+import jax
+import jax.numpy as jnp
+from scenic.projects.vivit import model as scenic_vivit
+
+from mone_plugin import flops
+from projects.mone import main
+from projects.mone.configs import kinetics400_mone_vivit_b16x2 as k400
+from projects.mone.configs import kinetics400_vivit_b16x2_dense as k400_dense
+from projects.mone.configs import local_mone_video
+from projects.mone.configs import local_nested_pretrain
+from projects.mone.configs import ssv2_mone_vivit_b16x2 as ssv2
+from projects.mone.configs import ssv2_vivit_b16x2_dense as ssv2_dense
+
+# Config -> (crop, classes, dense GFLOPs the paper reports).
+PAPER = {k400: (224, 400, 283.0), ssv2: (256, 174, 376.3)}
+
+
+def _shapes(config, crop, classes):
+  model = main.get_model_cls(config.model_name)(
+      config, {'num_classes': classes,
+               'input_shape': (-1, 32, crop, crop, 3)})
+  x = jax.ShapeDtypeStruct((1, 32, crop, crop, 3), jnp.float32)
+  variables = jax.eval_shape(
+      lambda x: model.flax_model.init(jax.random.PRNGKey(0), x, train=False),
+      x)
+  return model, flax.traverse_util.flatten_dict(
+      flax.core.unfreeze(variables['params']))
+
+
+class PaperConfigsTest(parameterized.TestCase):
+
+  @parameterized.parameters((k400, 0.4), (ssv2, 0.4), (ssv2, 0.3))
+  def test_builds_and_gflops_match_flops_module(self, module, e_c):
+    crop, classes, paper_dense = PAPER[module]
+    config = module.get_config(f'e_c={e_c}')
+    self.assertEqual(config.dataset_name, 'video_tfrecord_dataset')
+    self.assertEqual(config.dataset_configs.crop_size, crop)
+    self.assertEqual(config.dataset_configs.num_frames, 32)
+    model, params = _shapes(config, crop, classes)
+    self.assertEqual(params[('embedding', 'kernel')].shape,
+                     (2, 16, 16, 3, 768))
+    self.assertEqual(
+        params[('SpatialTransformer', 'posembed_input', 'pos_embedding')].shape,
+        (1, 1 + (crop // 16) ** 2, 768))
+    self.assertIn(('SpatialTransformer', 'router', 'kernel'), params)
+    expected = dict(num_frames=32, image_size=crop, patch_size=16,
+                    tubelet_size=2, width=768, spatial_depth=12,
+                    temporal_depth=4, mlp_dim=3072, num_heads=12,
+                    num_classes=classes, classifier='token', channels=3)
+    self.assertAlmostEqual(model.gflops(e_c),
+                           flops.vivit_gflops(e_c=e_c, **expected), places=6)
+    dense = model.gflops(None)
+    self.assertAlmostEqual(dense, flops.vivit_gflops(e_c=None, **expected),
+                           places=6)
+    self.assertAlmostEqual(dense, paper_dense, delta=0.02 * paper_dense)
+    self.assertLess(model.gflops(e_c), 0.6 * dense)
+
+  @parameterized.parameters((k400_dense, k400), (ssv2_dense, ssv2))
+  def test_dense_baseline_is_scenic_vivit(self, dense_module, module):
+    crop, classes, _ = PAPER[module]
+    config = dense_module.get_config()
+    self.assertIsNone(config.model.e_c)
+    self.assertEqual(tuple(config.mone.eval_e_c), (None,))
+    _, ours = _shapes(config, crop, classes)
+    # Scenic's own ViViT-FE with the same config: same names and shapes.
+    vivit = scenic_vivit.ViViTClassificationModel(
+        config, {'num_classes': classes,
+                 'input_shape': (-1, 32, crop, crop, 3)}).flax_model
+    x = jax.ShapeDtypeStruct((1, 32, crop, crop, 3), jnp.float32)
+    theirs = flax.traverse_util.flatten_dict(flax.core.unfreeze(
+        jax.eval_shape(lambda x: vivit.init(jax.random.PRNGKey(0), x,
+                                            train=False), x)['params']))
+    ours = {k: v for k, v in ours.items()
+            if not set(k) & {'router', 'alpha'}}
+    self.assertEqual({k: v.shape for k, v in ours.items()},
+                     {k: v.shape for k, v in theirs.items()})
+
+  def test_local_configs_build(self):
+    image = local_nested_pretrain.get_config('steps=7')
+    self.assertEqual(image.num_training_steps, 7)
+    video = local_mone_video.get_config('init=/tmp/x,e_c=0.3,e_c_grid=0.2/0.6')
+    self.assertEqual(video.init_from.checkpoint_path, '/tmp/x')
+    self.assertEqual(tuple(video.mone.train_e_c_grid), (0.2, 0.6))
+    self.assertEqual(video.model.hidden_size, image.model.width)
+    self.assertEqual(tuple(video.model.patches.size),
+                     tuple(image.model.patch_size) + (2,))
+
+  def test_bad_arguments_and_names_are_clear_errors(self):
+    with self.assertRaisesRegex(ValueError, r"'foo=1' is not key=value"):
+      k400.get_config('foo=1')
+    with self.assertRaisesRegex(ValueError, "Unknown model_name 'vit_moe'"):
+      main.get_model_cls('vit_moe')
+    with self.assertRaisesRegex(ValueError, "Unknown trainer_name 'x'"):
+      main.get_trainer('x')
+    config = k400.get_config('e_c=0.05')
+    with self.assertRaisesRegex(ValueError, 'e_c=0.05 is infeasible'):
+      _shapes(config, 224, 400)
+
+
+if __name__ == '__main__':
+  absltest.main()

@@ -1,0 +1,272 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The Scenic MoNE trainers on the local data: losses fall, eval, resume.
+
+Runs the real Scenic loop (`projects/mone/trainer.py`) on the local TFDS data
+(built on first use by `mone_plugin.data.prepare`) with tiny models.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import projects
+projects.skip_without_scenic()
+
+from absl.testing import absltest
+from clu import metric_writers
+import jax
+import numpy as np
+from scenic.train_lib import train_utils
+
+from mone_plugin.data import prepare
+from projects.mone import main
+from projects.mone import trainer
+from projects.mone.configs import local_mone_video
+from projects.mone.configs import local_nested_pretrain
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class RecordingWriter(metric_writers.MetricWriter):
+  """Keeps the scalars and images a run writes (a real clu writer sink)."""
+
+  def __init__(self):
+    self.scalars, self.images = {}, {}
+
+  def write_summaries(self, step, values, metadata=None):
+    pass
+
+  def write_scalars(self, step, scalars):
+    for key, value in scalars.items():
+      self.scalars.setdefault(key, {})[step] = float(np.asarray(value))
+
+  def write_images(self, step, images):
+    for key, value in images.items():
+      self.images.setdefault(key, {})[step] = np.asarray(value)
+
+  def write_videos(self, step, videos):
+    pass
+
+  def write_audios(self, step, audios, *, sample_rate):
+    pass
+
+  def write_texts(self, step, texts):
+    pass
+
+  def write_histograms(self, step, arrays, num_buckets=None):
+    pass
+
+  def write_hparams(self, hparams):
+    pass
+
+  def flush(self):
+    pass
+
+  def close(self):
+    pass
+
+
+def tiny(config, steps):  # pylint: disable=missing-function-docstring
+  """Shrinks a local config to a few steps of a tiny model."""
+  config.num_training_steps = steps
+  config.batch_size = 16
+  config.eval_batch_size = 64
+  config.dataset_configs.eval_split = 'test[:64]'
+  config.dataset_configs.data_dir = prepare.ensure_prepared()
+  config.log_summary_steps = 2  # Logs steps 1, 3, 5, ... and the last.
+  config.log_eval_steps = steps  # Evaluates after step 1 and the last step.
+  config.checkpoint_steps = steps
+  config.lr_configs.warmup_steps = 1
+  config.lr_configs.base_learning_rate = 3e-3
+  return config
+
+
+def tiny_image_config(steps):
+  config = tiny(local_nested_pretrain.get_config(), steps)
+  config.model.update(dict(width=32, depth=2, mlp_dim=64, num_heads=2))
+  return config
+
+
+def tiny_video_config(steps, arg=None):
+  config = tiny(local_mone_video.get_config(arg), steps)
+  config.model.hidden_size = 32
+  for t in (config.model.spatial_transformer,
+            config.model.temporal_transformer):
+    t.update(dict(num_heads=2, mlp_dim=64, num_layers=2))
+  config.model.temporal_transformer.num_layers = 1
+  config.mone.eval_e_c = (0.3, 1.0)
+  return config
+
+
+def run(train_fn, config, workdir):
+  writer = RecordingWriter()
+  rng = jax.random.PRNGKey(config.rng_seed)
+  dataset = train_utils.get_dataset(config, rng)
+  model_cls = main.get_model_cls(config.model_name)
+  result = train_fn(rng=rng, config=config, model_cls=model_cls,
+                    dataset=dataset, workdir=workdir, writer=writer)
+  return writer, result
+
+
+def first_and_last(series):
+  """Values at the first and the last step of a summary series."""
+  return series[min(series)], series[max(series)]
+
+
+class TrainersTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.tmp = tempfile.mkdtemp(prefix='scenic_mone_')
+    # Nested pretraining, whose checkpoint the video tests start from.
+    cls.nested_dir = os.path.join(cls.tmp, 'nested')
+    cls.nested_writer, _ = run(trainer.train_nested, tiny_image_config(12),
+                               cls.nested_dir)
+
+  def test_nested_pretraining_losses_fall_at_every_granularity(self):
+    scalars = self.nested_writer.scalars
+    for i in range(4):
+      # Evaluated after step 1 and after the last step, on the same data.
+      first, last = first_and_last(scalars[f'valid_loss_expert{i}'])
+      self.assertLess(last, first - 0.05, f'expert{i}: {first} -> {last}')
+      self.assertIn(f'train_loss_expert{i}', scalars)
+    self.assertTrue(os.path.exists(
+        os.path.join(self.nested_dir, 'checkpoint_12')))
+
+  def test_mone_training_from_nested_checkpoint(self):
+    workdir = os.path.join(self.tmp, 'video')
+    config = tiny_video_config(12, f'init={self.nested_dir}')
+    # The garment class: learnable in a few steps from the nested weights
+    # (the direction of motion, the default label, needs many more).
+    config.dataset_configs.label_key = 'garment'
+    writer, (state, _, eval_summary) = run(trainer.train, config, workdir)
+    first, last = first_and_last(writer.scalars['valid_loss_ec0.30'])
+    self.assertLess(last, first - 0.05, f'{first} -> {last}')
+    # Evaluated at both budgets, with GFLOPs growing with e_c.
+    self.assertLess(eval_summary['gflops_ec0.30'],
+                    eval_summary['gflops_ec1.00'])
+    for name in ('ec0.30', 'ec1.00'):
+      self.assertBetween(eval_summary[f'accuracy_{name}'], 0.0, 1.0)
+      image = writer.images[f'routing_{name}'][12]
+      self.assertEqual(image.shape[-1], 3)
+      self.assertTrue(os.path.exists(os.path.join(
+          workdir, 'routing_maps', f'step000012_{name}.png')))
+    with open(os.path.join(workdir, 'final_eval.json')) as f:
+      self.assertEqual(json.load(f)['step'], 12)
+    del state
+
+  def test_sampled_e_c_and_evaluator(self):
+    workdir = os.path.join(self.tmp, 'sampled')
+    config = tiny_video_config(8, f'e_c_grid=0.3/0.6,init={self.nested_dir}')
+    config.dataset_configs.label_key = 'garment'
+    writer, _ = run(trainer.train, config, workdir)
+    # train_e_c is the mean of the sampled e_c since the previous log.
+    logged = list(writer.scalars['train_e_c'].values())
+    self.assertTrue(all(0.3 <= v <= 0.6 for v in logged), logged)
+    first, last = first_and_last(writer.scalars['valid_loss_ec0.30'])
+    self.assertLess(last, first, f'{first} -> {last}')
+    # Evaluates the trained checkpoint at three budgets, dense included.
+    config.trainer_name = 'mone_evaluator'
+    config.mone.eval_e_c = (0.25, 0.5, None)
+    config.eval_from = {'checkpoint_path': workdir}
+    eval_dir = os.path.join(self.tmp, 'eval')
+    _, summary = run(trainer.evaluate, config, eval_dir)
+    for name in ('ec0.25', 'ec0.50', 'dense'):
+      self.assertIn(f'accuracy_{name}', summary)
+      self.assertIn(f'eval_seconds_{name}', summary)
+    self.assertLess(summary['gflops_ec0.25'], summary['gflops_dense'])
+
+  def test_bad_init_checkpoint_and_budgets_fail_clearly(self):
+    config = tiny_video_config(2, f'init={self.nested_dir}')
+    config.model.hidden_size = 64  # The nested checkpoint has width 32.
+    with self.assertRaisesRegex(ValueError, 'does not fit'):
+      run(trainer.train, config, os.path.join(self.tmp, 'bad_shape'))
+    config = tiny_video_config(2)
+    config.mone.eval_e_c = (0.3, 2.0)
+    with self.assertRaisesRegex(ValueError, 'e_c=2 is infeasible'):
+      run(trainer.train, config, os.path.join(self.tmp, 'bad_ec'))
+    config = tiny_video_config(2)
+    config.init_from.checkpoint_path = os.path.join(self.tmp, 'nothing')
+    with self.assertRaisesRegex(ValueError, 'No checkpoint'):
+      run(trainer.train, config, os.path.join(self.tmp, 'no_ckpt'))
+
+
+class BudgetScheduleTest(absltest.TestCase):
+
+  def test_sampled_e_c_depends_only_on_seed_and_step(self):
+    config = tiny_video_config(2, 'e_c_grid=0.3/0.6')
+    model = main.get_model_cls(config.model_name)(
+        config, {'num_classes': 8, 'input_shape': (-1, 8, 32, 32, 1)})
+    sample = trainer.train_budget_fn(config, model)
+    draws = [sample(step)[0][1] for step in range(1, 41)]
+    self.assertEqual(set(draws), {0.3, 0.6})
+    self.assertEqual(draws, [trainer.train_budget_fn(config, model)(step)[0][1]
+                             for step in range(1, 41)])
+    config.mone.train_e_c_grid = (0.3, 0.01)
+    with self.assertRaisesRegex(ValueError, 'e_c=0.01 is infeasible'):
+      trainer.train_budget_fn(config, model)
+
+
+class ResumeTest(absltest.TestCase):
+  """A run killed (SIGKILL) after a checkpoint resumes from it."""
+
+  def test_killed_run_resumes_from_checkpoint(self):
+    workdir = tempfile.mkdtemp(prefix='scenic_mone_resume_')
+    config_file = os.path.join(REPO, 'projects', 'mone', 'configs',
+                               'local_nested_pretrain.py')
+    data_dir = prepare.ensure_prepared()
+    cmd = [sys.executable, '-m', 'projects.mone.main',
+           f'--config={config_file}:steps=40', f'--workdir={workdir}',
+           '--config.batch_size=16', '--config.eval_batch_size=64',
+           '--config.dataset_configs.eval_split=test[:64]',
+           f'--config.dataset_configs.data_dir={data_dir}',
+           '--config.model.width=32', '--config.model.depth=2',
+           '--config.model.mlp_dim=64', '--config.model.num_heads=2',
+           '--config.checkpoint_steps=2', '--config.log_eval_steps=100']
+    env = {**os.environ, 'PYTHONPATH': REPO}
+    first = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and first.poll() is None:
+      done = [n for n in os.listdir(workdir) if n.startswith('checkpoint_')]
+      if done:
+        break
+      time.sleep(0.5)
+    self.assertIsNone(first.poll(), 'the run ended before it was killed')
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    steps = sorted(int(n.split('_')[1]) for n in os.listdir(workdir)
+                   if n.startswith('checkpoint_') and 'tmp' not in n)
+    self.assertTrue(steps, 'no checkpoint before the kill')
+    self.assertLess(steps[-1], 40)
+    second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=600)
+    self.assertEqual(second.returncode, 0, second.stderr[-3000:])
+    self.assertRegex(second.stderr,
+                     rf'Resuming from the checkpoint of step {steps[-1]}')
+    self.assertIn(f'Starting training loop at step {steps[-1] + 1}',
+                  second.stderr)
+    with open(os.path.join(workdir, 'final_eval.json')) as f:
+      self.assertEqual(json.load(f)['step'], 40)
+
+
+if __name__ == '__main__':
+  absltest.main()
