@@ -64,3 +64,31 @@ test: setup data
 # Speed: dense vs MoNE ViT-B/16, batch 8, on the current backend.
 benchmark: setup
 	$(PYTHON) -m mone_plugin.benchmark
+
+# ---- Scenic MoNE project (projects/mone; owned by the Scenic integration) ---
+SCENIC_WORKDIR ?= $(WORKDIR)/scenic
+MONE_MAIN = $(PYTHON) -m projects.mone.main
+.PHONY: scenic-run scenic-patches
+
+# The local video pipeline (about 15 min on 2 CPU cores): nested pretraining on
+# Fashion-MNIST images, MoNE ViViT training on Moving Fashion-MNIST from that
+# checkpoint, evaluation at several e_c. Resumes an interrupted run; delete
+# $(SCENIC_WORKDIR) to start over. Results: $(SCENIC_WORKDIR)/eval/.
+scenic-run: setup data
+	@mkdir -p $(SCENIC_WORKDIR)
+	@t0=$$(date +%s); \
+	$(MONE_MAIN) --config=projects/mone/configs/local_nested_pretrain.py \
+	  --workdir=$(SCENIC_WORKDIR)/nested && t1=$$(date +%s) && \
+	$(MONE_MAIN) \
+	  --config=projects/mone/configs/local_mone_video.py:init=$(SCENIC_WORKDIR)/nested \
+	  --workdir=$(SCENIC_WORKDIR)/video && t2=$$(date +%s) && \
+	$(MONE_MAIN) \
+	  --config=projects/mone/configs/local_mone_eval.py:ckpt=$(SCENIC_WORKDIR)/video \
+	  --workdir=$(SCENIC_WORKDIR)/eval && t3=$$(date +%s) && \
+	echo "{\"nested_s\": $$((t1-t0)), \"video_s\": $$((t2-t1)), \"eval_s\": $$((t3-t2)), \"total_s\": $$((t3-t0))}" \
+	  > $(SCENIC_WORKDIR)/wall_times.json
+	@$(PYTHON) -m projects.mone.report $(SCENIC_WORKDIR)
+
+# Regenerates patches/scenic/ (scenic/projects/mone/ for Scenic's pinned commit).
+scenic-patches:
+	$(PYTHON) patches/scenic/generate.py
