@@ -1,0 +1,46 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Smoke test of the benchmark's plumbing (no timing is asserted)."""
+
+from absl.testing import absltest
+
+from mone_plugin import benchmark
+from mone_plugin import flops
+
+
+class BenchmarkTest(absltest.TestCase):
+
+  def test_rows_and_table(self):
+    rows, epr_ms = benchmark.run("mu/16", 64, 2, [0.3], reps=1, train=True)
+    self.assertEqual([r["e_c"] for r in rows], [None, 0.3])
+    dense, mone = rows
+    self.assertEqual(dense["flop_ratio"], 1.0)
+    want = flops.vit_gflops(image_size=64, patch_size=16, width=32, depth=1,
+                            mlp_dim=128, num_heads=2, num_classes=1000)
+    self.assertAlmostEqual(dense["gflops"], want)
+    self.assertGreater(mone["flop_ratio"], 1.0)
+    for r in rows:
+      self.assertGreater(r["fwd_ms"], 0)
+      self.assertAlmostEqual(r["efficiency"],
+                             r["speedup"] / r["flop_ratio"])
+      self.assertGreater(r["train_ms"], 0)
+    self.assertGreater(epr_ms, 0)
+    table = benchmark.format_table(rows, epr_ms, "header")
+    self.assertIn("dense", table)
+    self.assertIn(" 0.30", table)
+    self.assertIn("router + EPR", table)
+
+
+if __name__ == "__main__":
+  absltest.main()
