@@ -17,6 +17,8 @@
 import projects  # plugin-only
 projects.skip_without_scenic()  # plugin-only
 
+import functools
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import flax
@@ -66,16 +68,20 @@ class ImageModelTest(parameterized.TestCase):
                                                   IMAGE_META)
     params = init_params(model, IMAGE_META['input_shape'])
     x = jax.random.normal(jax.random.PRNGKey(1), (3, 28, 28, 1))
-    for i, budget in enumerate(mone_model.one_hot_budgets(4)):
-      experts = model.flax_model.apply({'params': params}, x, budget=budget,
-                                       method='routing')
+    apply = functools.partial(model.flax_model.apply, {'params': params}, x)
+
+    @jax.jit
+    def outputs():  # One compilation for all budgets.
+      maps = [apply(budget=b, method='routing')
+              for b in mone_model.one_hot_budgets(4)]
+      return maps, (apply(train=False, budget=(0., 0., 0., 1.)),
+                    apply(train=False, budget=None))
+
+    maps, (full, dense) = outputs()
+    for i, experts in enumerate(maps):
       self.assertEqual(experts.shape, (3, 7, 7))
       np.testing.assert_array_equal(experts, i)
     # Everything on the largest expert with alpha = 0 is the dense ViT.
-    full = model.flax_model.apply({'params': params}, x, train=False,
-                                  budget=(0., 0., 0., 1.))
-    dense = model.flax_model.apply({'params': params}, x, train=False,
-                                   budget=None)
     np.testing.assert_allclose(full, dense, atol=1e-5)
 
   def test_smallest_expert_differs_from_dense(self):
@@ -122,9 +128,11 @@ class VideoModelTest(parameterized.TestCase):
     params = init_params(model, VIDEO_META['input_shape'])
     frame = jax.random.normal(jax.random.PRNGKey(2), (2, 1, 32, 32, 1))
     clip = jnp.tile(frame, (1, 8, 1, 1, 1))
-    for budget in (0.2, 0.4, 0.6):
-      experts = model.flax_model.apply({'params': params}, clip,
-                                       budget=budget, method='routing')
+    budgets = (0.3, 0.6)
+    maps = jax.jit(lambda clip: [  # One compilation for both budgets.
+        model.flax_model.apply({'params': params}, clip, budget=b,
+                               method='routing') for b in budgets])(clip)
+    for experts in maps:
       self.assertEqual(experts.shape, (2, 4, 8, 8))
       for t in range(1, 4):
         np.testing.assert_array_equal(experts[:, t], experts[:, 0])

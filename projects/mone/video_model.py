@@ -75,11 +75,12 @@ def bv_to_scenic_vit(params, classifier):
     The parameter dict in Scenic's layout.
   """
   params = dict(flax.core.unfreeze(params))
-  transformer = dict(params.pop('Transformer'))
+  transformer = dict(params.pop('Transformer', {}))
   if 'pos_embedding' in params:
     transformer['posembed_input'] = {
         'pos_embedding': params.pop('pos_embedding')}
-  params['Transformer'] = transformer
+  if transformer:
+    params['Transformer'] = transformer
   if 'head' in params:
     params['output_projection'] = params.pop('head')
   if 'cls' in params:
