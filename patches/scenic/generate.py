@@ -89,8 +89,8 @@ def rewrite(text: str) -> str:
     line = re.sub(r'(?<![\w/.])projects/mone/', 'scenic/projects/mone/', line)
     lines.append(line)
   out = ''.join(lines)
-  leftover = [l for l in out.splitlines()
-              if re.search(r'\bmone_plugin\b', l) and 'mone_plugin.data' not in l]
+  leftover = [l for l in out.splitlines() if re.search(
+      r'\bmone_plugin\b', l) and 'mone_plugin.data' not in l]
   if leftover:
     raise ValueError(f'Unrewritten mone_plugin references: {leftover[:3]}')
   return out

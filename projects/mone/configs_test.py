@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The paper's configs build their models (shapes only) with the right GFLOPs."""
+"""The paper's configs build their models (shapes only), right GFLOPs."""
 
 import projects  # plugin-only
 projects.skip_without_scenic()  # plugin-only

@@ -38,7 +38,7 @@ import jax
 import ml_collections
 import numpy as np
 from scenic.model_lib.base_models import model_utils as base_model_utils
-from scenic.model_lib.base_models.classification_model import ClassificationModel
+from scenic.model_lib.base_models import classification_model
 from scenic.projects.vivit import model_utils as vivit_model_utils
 
 from mone_plugin import capacity as capacity_lib
@@ -125,7 +125,7 @@ class MoneViT(mone_vit._Model):  # pylint: disable=protected-access
     return out['experts'].reshape(-1, h, w)
 
 
-class MoneViTClassificationModel(ClassificationModel):
+class MoneViTClassificationModel(classification_model.ClassificationModel):
   """MoNE ViT for n-way image classification.
 
   `config.model` holds Big Vision ViT options (`variant` or `patch_size`,

@@ -28,11 +28,16 @@ from typing import Any
 import flax
 import ml_collections
 import numpy as np
-from scenic.model_lib.base_models.classification_model import ClassificationModel
+from scenic.model_lib.base_models import classification_model
 from scenic.projects.vivit import model_utils as vivit_model_utils
 
 from mone_plugin import vivit as mone_vivit
 from projects.mone import model as mone_model
+
+
+def _tubelet_size(patches):
+  """(h, w, t) of `patches` (a ConfigDict, a dict or None: ViViT-B/16x2)."""
+  return tuple((patches or {}).get('size', (16, 16, 2)))
 
 
 class MoneViViT(mone_vivit.SpaceTimeViViT):
@@ -54,7 +59,7 @@ class MoneViViT(mone_vivit.SpaceTimeViViT):
                               **mone_model.e_c_kwargs(budget))
     if 'experts' not in out:
       raise ValueError('The dense path (budget None) routes no token.')
-    fh, fw, _ = tuple(mone_vivit._get(self.patches, 'size', (16, 16, 2)))  # pylint: disable=protected-access
+    fh, fw, _ = _tubelet_size(self.patches)
     b, t = out['experts'].shape[:2]
     return out['experts'].reshape(b, t, x.shape[2] // fh, x.shape[3] // fw)
 
@@ -120,7 +125,7 @@ def _spatial_shape_problems(target, restored):
   return problems
 
 
-class MoneViViTClassificationModel(ClassificationModel):
+class MoneViViTClassificationModel(classification_model.ClassificationModel):
   """MoNE ViViT-FE for n-way video classification.
 
   `config.model` is ViViT's factorised-encoder config (`hidden_size`,
