@@ -131,6 +131,7 @@ def get_config(arg=None):
       loss_name=config.loss,
       log_percent=0.5,
       skip_first=True,  # No evaluation of the untrained model.
+      batch_size=1000,  # Few, large batches: faster on CPU.
   )
   if arg.runlocal:  # Tiny: 10 steps of a 2-layer model, 64 test images.
     config.model.depth = min(arg.depth, 2)

@@ -125,7 +125,8 @@ class BigVisionTrainTest(absltest.TestCase):
   def test_routing_maps_written(self):
     maps = os.listdir(os.path.join(self.workdir, "routing_maps"))
     self.assertIn("step0000020_ec0.5.png", maps)
-    self.assertIn("step0000020_ec1.png", maps)
+    # e_c=1 sends every token to the full model: no map for it.
+    self.assertEmpty([m for m in maps if "_ec1" in m])
     events = [f for f in os.listdir(self.workdir) if "tfevents" in f]
     self.assertNotEmpty(events)
     from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top

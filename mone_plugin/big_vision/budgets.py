@@ -217,8 +217,15 @@ def routing_maps(images, experts, grid, num_experts, alpha=0.55):
   return (1 - alpha) * grey + alpha * colours
 
 
-def tile(images, cols=8):
-  """[B, H, W, C] -> one [rows*H, cols*W, C] image (padded with white)."""
+def tile(images, cols=8, zoom=1):
+  """[B, H, W, C] -> one [rows*H, cols*W, C] image (padded with white).
+
+  Args:
+    images: the images to tile.
+    cols: images per row.
+    zoom: integer upscaling (nearest neighbour), for small images.
+  """
+  images = images.repeat(zoom, axis=1).repeat(zoom, axis=2)
   b, h, w, c = images.shape
   cols = min(cols, b)
   rows = math.ceil(b / cols)

@@ -380,7 +380,8 @@ def train_and_evaluate(config, workdir, cleanup=False):
 
   # Routing maps: the same few training images every time.
   maps_cfg = config.mone.get("routing_maps") or {}
-  maps_e_c = tuple(e for e in budgets.eval if e is not None)
+  # At e_c=1 (or dense) every token takes the full model: nothing to show.
+  maps_e_c = tuple(e for e in budgets.eval if e is not None and e < 1)
   maps_images = None
   grid = tuple(s // p for s, p in zip(image_shape[:2], model.patch_size))
 
@@ -398,7 +399,8 @@ def train_and_evaluate(config, workdir, cleanup=False):
         experts = jax.device_get(
             experts_fn(train_state["params"], images, e_c=e_c))
         maps[e_c] = budgets_lib.tile(budgets_lib.routing_maps(
-            maps_images, experts, grid, model.num_experts))
+            maps_images, experts, grid, model.num_experts),
+                                     zoom=max(1, 96 // image_shape[0]))
     if jax.process_index() == 0:
       _write_routing_maps(image_writer, workdir, step, maps)
 
