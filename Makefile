@@ -10,7 +10,7 @@ FRAMEWORKS_DIR ?= $(HOME)/frameworks
 BIG_VISION_COMMIT = 0127fb6b337ee2a27bf4e54dea79cff176527356
 SCENIC_COMMIT = 4a38d475ee89cb821078c0e2bf2065ee030e1535
 
-.PHONY: setup data frameworks run test benchmark
+.PHONY: setup data frameworks run test benchmark patches-bv
 
 # Installs the pinned Python stack (a no-op when it is already there).
 setup:
