@@ -32,7 +32,13 @@ Arguments (`--config configs/mone_fashion_mnist.py:e_c=0.5,steps=500`):
   iso_flops         scale the steps to the dense ViT's training FLOPs;
   eval_e_c=0.3;1    budgets the trainer's evaluators run at (default: the
                     training e_c, or the ends of the grid);
-  steps, batch, lr, wd, width, depth, heads, mlp, scan: the recipe;
+  router=random     the paper's random-router ablation (default: learned);
+  capacity=uniform  the capacity distribution: mone (the paper's, default),
+                    uniform, proportionate or greedy; uniform and
+                    proportionate fix their own e_c (0.469 and 0.708 for 4
+                    experts), whatever e_c says;
+  seed=1            the seed of the initialisation, routing and e_c sampling;
+  steps, batch, lr, wd, warmup, width, depth, heads, mlp, scan: the recipe;
   fsdp              FSDP-shard all parameters (e.g. over 8 simulated devices:
                     XLA_FLAGS=--xla_force_host_platform_device_count=8);
   deterministic     seeded, sequential input: a resumed run equals an
@@ -64,11 +70,12 @@ def get_config(arg=None):
   arg = bvcc.parse_arg(
       arg, e_c=(None, float), gflops=(None, float), grid=DEFAULT_GRID,
       dense=False, iso_flops=False, eval_e_c='', steps=1200, batch=128,
-      lr=0.006, wd=0.0001, width=64, depth=4, heads=4, mlp=256, scan=True,
+      lr=0.006, wd=0.0001, warmup=100, router='learned', capacity='mone',
+      seed=0, width=64, depth=4, heads=4, mlp=256, scan=True,
       fsdp=False, deterministic=False, data_dir='', runlocal=False)
   config = mlc.ConfigDict()
 
-  config.seed = 0
+  config.seed = arg.seed
   # runlocal changes the defaults of steps and batch, not given values.
   config.total_steps = 10 if arg.runlocal and arg.steps == 1200 else arg.steps
   config.num_classes = 10
@@ -98,7 +105,8 @@ def get_config(arg=None):
   config.model = dict(
       patch_size=(4, 4), width=arg.width, depth=arg.depth,
       mlp_dim=arg.mlp, num_heads=arg.heads, pool_type='gap',
-      posemb='learn', num_experts=4, scan=arg.scan)
+      posemb='learn', num_experts=4, scan=arg.scan,
+      capacity_method=arg.capacity, router_type=arg.router)
   if arg.fsdp:  # Shard every parameter, however small, over the devices.
     config.sharding_strategy = [('.*', 'fsdp(axis="data", min_size_to_shard_mb=0)')]
 
@@ -120,7 +128,7 @@ def get_config(arg=None):
   config.grad_clip_norm = 1.0
   config.lr = arg.lr
   config.wd = arg.wd
-  config.schedule = dict(warmup_steps=100 if not arg.runlocal else 2,
+  config.schedule = dict(warmup_steps=arg.warmup if not arg.runlocal else 2,
                          decay_type='cosine')
 
   config.evals = {}

@@ -15,13 +15,17 @@ r"""Wall-clock benchmark: MoNE ViT against the dense ViT in the same run.
 
   python -m mone_plugin.benchmark            # ViT-B/16, 224 px, batch 8
   python -m mone_plugin.benchmark --variant=S/16 --batch=32 --json=out.json
+  python -m mone_plugin.benchmark --model=vivit --batch=1  # ViViT-FE-B/16x2
 
 Prints, for the current JAX backend, the dense forward time, MoNE's forward
 time at each e_c, the FLOP ratio (dense / MoNE, analytic, one multiply-add =
 one FLOP; XLA's own count is printed beside it), the speedup, the efficiency
 (speedup / FLOP ratio: 1.0 means every saved FLOP saved time) and the share of
 the forward spent in the router + Expert Preferred Routing; then the same for
-a training step (forward + backward). Configurations are timed round-robin so
+a training step (forward + backward). --model=vivit times the ViViT factorised
+encoder (Scenic's `SpaceTimeViViT` layout: a routed spatial transformer per
+frame, a dense temporal transformer of 4 layers; 32 frames, tubelets 16x16x2;
+forward only). Configurations are timed round-robin so
 that background load hits them alike; the minimum over repetitions is kept.
 """
 
@@ -39,8 +43,12 @@ import optax
 from mone_plugin import flops
 from mone_plugin import routing
 from mone_plugin import vit
+from mone_plugin import vivit
 
-_VARIANT = flags.DEFINE_string("variant", "B/16", "ViT variant.")
+_MODEL = flags.DEFINE_enum("model", "vit", ["vit", "vivit"],
+                           "ViT, or the ViViT factorised encoder.")
+_VARIANT = flags.DEFINE_string("variant", "B/16", "(Spatial) ViT variant.")
+_FRAMES = flags.DEFINE_integer("num_frames", 32, "ViViT: frames per clip.")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 224, "Image side in pixels.")
 _BATCH = flags.DEFINE_integer("batch", 8, "Batch size.")
 _E_C = flags.DEFINE_list("e_c", ["0.2", "0.3", "0.4", "0.6"],
@@ -124,22 +132,73 @@ def run(variant, image_size, batch, e_cs, reps, train=True):
   if train:
     step_ms = _time_round_robin({b: step(b) for b in budgets},
                                 (train_params, x), max(2, reps // 2))
+  return _rows(budgets, fwds, fwd_ms, step_ms,
+               lambda e: flops.vit_gflops(**cfg, e_c=e)), epr_ms
+
+
+def run_vivit(variant, image_size, num_frames, batch, e_cs, reps):
+  """Times the dense and MoNE ViViT-FE forward; returns (rows, epr_ms)."""
+  cfg = vit.decode_variant(variant)
+  patch = cfg["patch_size"][0]
+  kw = dict(spatial_mlp_dim=cfg["mlp_dim"], spatial_num_layers=cfg["depth"],
+            spatial_num_heads=cfg["num_heads"],
+            temporal_mlp_dim=cfg["mlp_dim"],
+            temporal_num_layers=max(1, cfg["depth"] // 3),
+            temporal_num_heads=cfg["num_heads"], hidden_size=cfg["width"],
+            patches={"size": (patch, patch, 2)})
+  model = vivit.SpaceTimeViViT(num_classes=400, e_c=None, **kw)
+  x = jax.random.normal(jax.random.PRNGKey(0),
+                        (batch, num_frames, image_size, image_size, 3))
+  params = jax.jit(model.init)(jax.random.PRNGKey(1), x)
+  budgets = [None] + list(e_cs)
+
+  def fwd(e_c):
+    f = jax.jit(lambda p, x: model.apply(p, x, e_c=e_c)[0])
+    return f.lower(params, x).compile()
+
+  frames = num_frames // 2
+  tokens = jnp.zeros((batch * frames, (image_size // patch) ** 2,
+                      cfg["width"]))
+  caps = model.capacities(min(e_cs))
+
+  @jax.jit
+  def router_epr(p, t):
+    w = p["params"]["SpatialTransformer"]["router"]
+    probs = jax.nn.softmax(t @ w["kernel"] + w["bias"])
+    experts = routing.expert_preferred_routing(probs, caps)
+    return routing.expert_sort_permutation(experts)
+
+  fwds = {b: fwd(b) for b in budgets}
+  fwd_ms = _time_round_robin(fwds, (params, x), reps)
+  epr_ms = _time_round_robin({"epr": router_epr}, (params, tokens),
+                             reps)["epr"]
+  fcfg = dict(num_frames=num_frames, image_size=image_size,
+              patch_size=patch, tubelet_size=2, width=cfg["width"],
+              spatial_depth=cfg["depth"],
+              temporal_depth=kw["temporal_num_layers"],
+              mlp_dim=cfg["mlp_dim"], num_heads=cfg["num_heads"],
+              num_classes=400)
+  return _rows(budgets, fwds, fwd_ms, {},
+               lambda e: flops.vivit_gflops(**fcfg, e_c=e)), epr_ms
+
+
+def _rows(budgets, fwds, fwd_ms, step_ms, gflops_fn):
+  """One result row per budget (None: dense, the reference)."""
   rows = []
-  dense_gf = flops.vit_gflops(**cfg)
-  dense_xla = _xla_flops(fwds[None])
+  dense_gf, dense_xla = gflops_fn(None), _xla_flops(fwds[None])
   for b in budgets:
-    gf = flops.vit_gflops(**cfg, e_c=b)
-    xla = _xla_flops(fwds[b])
+    gf = gflops_fn(b)
     ratio = dense_gf / gf
-    row = dict(e_c=b, gflops=gf, flop_ratio=ratio, xla_flop_ratio=dense_xla / xla,
+    row = dict(e_c=b, gflops=gf, flop_ratio=ratio,
+               xla_flop_ratio=dense_xla / _xla_flops(fwds[b]),
                fwd_ms=fwd_ms[b], speedup=fwd_ms[None] / fwd_ms[b])
     row["efficiency"] = row["speedup"] / ratio
-    if train:
+    if step_ms:
       row["train_ms"] = step_ms[b]
       row["train_speedup"] = step_ms[None] / step_ms[b]
       row["train_efficiency"] = row["train_speedup"] / ratio
     rows.append(row)
-  return rows, epr_ms
+  return rows
 
 
 def format_table(rows, epr_ms, header):
@@ -165,10 +224,17 @@ def format_table(rows, epr_ms, header):
 def main(argv):
   del argv
   e_cs = [float(e) for e in _E_C.value]
-  logging.info("Benchmarking ViT-%s on %s", _VARIANT.value, jax.devices())
-  rows, epr_ms = run(_VARIANT.value, _IMAGE_SIZE.value, _BATCH.value, e_cs,
-                     _REPS.value, _TRAIN.value)
-  header = (f"ViT-{_VARIANT.value} {_IMAGE_SIZE.value}px batch {_BATCH.value} "
+  if _MODEL.value == "vivit":
+    name = f"ViViT-FE-{_VARIANT.value}x2 {_FRAMES.value} frames"
+    logging.info("Benchmarking %s on %s", name, jax.devices())
+    rows, epr_ms = run_vivit(_VARIANT.value, _IMAGE_SIZE.value, _FRAMES.value,
+                             _BATCH.value, e_cs, _REPS.value)
+  else:
+    name = f"ViT-{_VARIANT.value}"
+    logging.info("Benchmarking %s on %s", name, jax.devices())
+    rows, epr_ms = run(_VARIANT.value, _IMAGE_SIZE.value, _BATCH.value, e_cs,
+                       _REPS.value, _TRAIN.value)
+  header = (f"{name} {_IMAGE_SIZE.value}px batch {_BATCH.value} "
             f"on {jax.devices()[0].platform} ({len(jax.devices())} device(s), "
             f"min of {_REPS.value} reps)")
   print(format_table(rows, epr_ms, header))

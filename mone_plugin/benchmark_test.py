@@ -41,6 +41,17 @@ class BenchmarkTest(absltest.TestCase):
     self.assertIn(" 0.30", table)
     self.assertIn("router + EPR", table)
 
+  def test_vivit_rows(self):
+    rows, epr_ms = benchmark.run_vivit("mu/16", 32, 4, 1, [0.3], reps=1)
+    self.assertEqual([r["e_c"] for r in rows], [None, 0.3])
+    want = flops.vivit_gflops(num_frames=4, image_size=32, patch_size=16,
+                              width=32, spatial_depth=1, temporal_depth=1,
+                              mlp_dim=128, num_heads=2, num_classes=400)
+    self.assertAlmostEqual(rows[0]["gflops"], want)
+    self.assertGreater(rows[1]["flop_ratio"], 1.0)
+    self.assertNotIn("train_ms", rows[1])
+    self.assertGreater(epr_ms, 0)
+
 
 if __name__ == "__main__":
   absltest.main()

@@ -77,6 +77,10 @@ def check_config(config):
   if mone.get("gflops") is None and not mone.get("e_c_train_grid"):
     e_cs.append(mone.get("e_c"))
   model_cfg = config.get("model") or {}
+  router = model_cfg.get("router_type", "learned")
+  if router not in ("learned", "random"):
+    raise ValueError(f"config.model.router_type={router!r} is unknown; "
+                     "allowed: 'learned', 'random'.")
   for e_c in e_cs:
     if e_c is not None:  # None: the dense path.
       capacity_lib.capacity_distribution(

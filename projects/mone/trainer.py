@@ -34,6 +34,7 @@ the image summaries and to `<workdir>/routing_maps/`.
 """
 
 import functools
+import io
 import json
 import os
 import time
@@ -228,6 +229,12 @@ def _write_routing_maps(step, maps, inputs, num_experts, writer, workdir):
         np.round(image * 255).astype(np.uint8)))
     tf.io.write_file(
         os.path.join(out_dir, f'step{step:06d}_{name}.png'), png)
+    # The numbers behind the picture, for analyses of what was routed where.
+    buf = io.BytesIO()
+    np.savez_compressed(buf, inputs=inputs, experts=experts)
+    with tf.io.gfile.GFile(
+        os.path.join(out_dir, f'step{step:06d}_{name}.npz'), 'wb') as f:
+      f.write(buf.getvalue())
   writer.write_images(step, images)
 
 

@@ -1,0 +1,85 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""Tests of the results plan."""
+
+from absl.testing import absltest
+
+from mone_plugin import capacity
+from mone_plugin.results import plan
+
+
+class PlanTest(absltest.TestCase):
+
+  def test_names_are_unique(self):
+    for mode in plan.MODES:
+      names = [r.name for r in plan.bv_runs(mode)]
+      self.assertLen(set(names), len(names))
+      names = [r.name for r in plan.scenic_runs(mode)]
+      self.assertLen(set(names), len(names))
+
+  def test_full_plan_covers_the_results_page(self):
+    runs = {r.name: r for r in plan.bv_runs("full")}
+    for seed in plan.SEEDS:
+      self.assertIn(f"dense_s{seed}", runs)
+      for e_c in (0.2, 0.3, 0.4, 0.6):
+        run = runs[f"ec{e_c:g}_s{seed}"]
+        self.assertIn(f"e_c={e_c}", run.args)
+        self.assertIn(f"steps={plan.STEPS}", run.args)
+        self.assertIn(e_c, run.eval_e_c)
+    self.assertGreaterEqual(len(plan.SEEDS), 3)
+    self.assertIn("iso_flops", runs["iso_ec0.4_s0"].args)
+    for e_c in (0.2, 0.4, 0.6):
+      self.assertEqual(runs[f"ec{e_c:g}_s0"].eval_e_c, plan.ADAPT_EVAL_E_C)
+    self.assertEqual(runs["grid_s0"].eval_e_c, plan.ADAPT_EVAL_E_C)
+    self.assertNotIn("e_c=", runs["grid_s0"].args)  # The sampled grid.
+    self.assertIn("router=random", runs["random_ec0.2_s0"].args)
+    self.assertIn("router=random", runs["random_ec0.6_s0"].args)
+    self.assertIn("capacity=uniform", runs["uniform_s0"].args)
+    self.assertIn("capacity=proportionate", runs["proportionate_s0"].args)
+    self.assertEqual([r.name for r in plan.scenic_runs("full")],
+                     ["nested", "video_dense", "video_ec0.3", "video_ec0.4"])
+
+  def test_method_e_c(self):
+    self.assertAlmostEqual(plan.method_e_c("uniform"), 0.46875)
+    self.assertAlmostEqual(plan.method_e_c("proportionate"), 0.708333)
+    for method in ("uniform", "proportionate"):
+      e_c = plan.method_e_c(method)
+      caps = capacity.capacity_distribution(e_c, 4, "mone")
+      self.assertAlmostEqual(capacity.effective_capacity(caps), e_c, places=5)
+
+  def test_every_eval_budget_is_feasible(self):
+    for mode in plan.MODES:
+      for run in plan.bv_runs(mode):
+        for e_c in run.eval_e_c:
+          if e_c is not None:
+            capacity.capacity_distribution(e_c, 4)
+
+  def test_unknown_mode(self):
+    with self.assertRaisesRegex(ValueError, r"mode='fast'.*full"):
+      plan.bv_runs("fast")
+    with self.assertRaisesRegex(ValueError, r"mode='fast'.*full"):
+      plan.scenic_runs("fast")
+
+  def test_scenic_argv(self):
+    video = plan.scenic_runs("full")[2]
+    self.assertEqual(video.argv("/r"), [
+        "--config=projects/mone/configs/local_mone_video.py:"
+        "init=/r/nested,e_c=0.3", "--workdir=/r/video_ec0.3"])
+    self.assertEqual(video.after, ("nested",))
+
+
+if __name__ == "__main__":
+  absltest.main()
