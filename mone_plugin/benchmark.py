@@ -30,6 +30,7 @@ that background load hits them alike; the minimum over repetitions is kept.
 """
 
 import json
+import os
 import time
 
 from absl import app
@@ -239,6 +240,8 @@ def main(argv):
             f"min of {_REPS.value} reps)")
   print(format_table(rows, epr_ms, header))
   if _JSON.value:
+    if os.path.dirname(_JSON.value):
+      os.makedirs(os.path.dirname(_JSON.value), exist_ok=True)
     with open(_JSON.value, "w") as f:
       json.dump({"header": header, "rows": rows, "epr_ms": epr_ms}, f, indent=1)
 

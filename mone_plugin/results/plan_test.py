@@ -47,10 +47,18 @@ class PlanTest(absltest.TestCase):
     self.assertNotIn("e_c=", runs["grid_s0"].args)  # The sampled grid.
     self.assertIn("router=random", runs["random_ec0.2_s0"].args)
     self.assertIn("router=random", runs["random_ec0.6_s0"].args)
-    self.assertIn("capacity=uniform", runs["uniform_s0"].args)
     self.assertIn("capacity=proportionate", runs["proportionate_s0"].args)
+    self.assertIn("capacity=greedy,e_c=0.3", runs["greedy_ec0.3_s0"].args)
+    for _, e_c, baseline, mone in plan.capacity_pairs("full"):
+      self.assertIn(f"e_c={e_c}", runs[mone].args)
+      self.assertEqual(runs[mone].eval_e_c[0], runs[baseline].eval_e_c[0])
     self.assertEqual([r.name for r in plan.scenic_runs("full")],
                      ["nested", "video_dense", "video_ec0.3", "video_ec0.4"])
+
+  def test_uniform_needs_no_run(self):
+    # At the uniform distribution's e_c, MoNE's capacities are uniform.
+    caps = capacity.capacity_distribution(plan.method_e_c("uniform"), 4)
+    self.assertSequenceAlmostEqual(caps, [0.25] * 4, places=6)
 
   def test_method_e_c(self):
     self.assertAlmostEqual(plan.method_e_c("uniform"), 0.46875)

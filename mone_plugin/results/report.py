@@ -29,7 +29,6 @@ import glob
 import json
 import os
 import platform
-import shutil
 import time
 
 from absl import app
@@ -138,14 +137,14 @@ def images_section(runs, plots):
   if not dense_names:
     return out + ["Not run: no dense image runs in this results directory.", ""]
   dense_gf = runs.gflops(dense_names[0])
+  seeds = ", ".join(str(runs.get(n)["seed"]) for n in dense_names)
   out += [
       f"The dense ViT and MoNE at e_c {', '.join(map(str, plan_lib.TRAIN_E_C))}"
       f", each trained with the same recipe ({runs.get(dense_names[0])['steps']}"
       " steps of batch 128, `configs/mone_fashion_mnist.py`: ViT width 64, "
       "depth 4, patch 4, "
       "32x32 px, 64 tokens, 4 nested experts) for seeds "
-      f"{', '.join(map(str, plan_lib.SEEDS))}; precision@1 on the 10,000 "
-      "test images, which no choice on this page was tuned on (the recipe is "
+      f"{seeds}; precision@1 on the test split (10,000 images), which no choice on this page was tuned on (the recipe is "
       "the default run's, with fewer steps to fit the compute).", "",
       "| model | e_c | MFLOPs / image | FLOP ratio | precision@1 (%) "
       "mean ± std | seeds | Δ vs dense (points) |",
@@ -238,7 +237,7 @@ def images_section(runs, plots):
                          for n in _seeded(runs, f"ec{e:g}")]
   out += [_img(plots[-1], "accuracy vs FLOPs"), "",
           _regen(runs, names + ([iso["name"]] if iso else []),
-                 "seeds " + ", ".join(map(str, plan_lib.SEEDS))), ""]
+                 f"seeds {seeds}"), ""]
   return out
 
 
@@ -313,7 +312,7 @@ def adaptation_section(runs, plots):
 ########################### 3. Routing ablations ###########################
 
 
-def ablations_section(runs, plots):
+def ablations_section(runs, plots, mode):
   out = ["## 3. Routing ablations (the paper's Figure 7 and Table 2)", ""]
   rows = []
   for e_c in plan_lib.RANDOM_ROUTER_E_C:
@@ -324,13 +323,14 @@ def ablations_section(runs, plots):
     mean, std = _mean_std([runs.acc(n) for n in learned])
     rows.append((e_c, runs.acc(f"ec{e_c:g}_s0"), mean, std, runs.acc(
         rnd["name"])))
+    n_seeds = len(learned)
   names = []
   if rows:
     out += ["**Router.** Expert Preferred Routing on the learned router's "
             "probabilities vs on random ones (Gaussian logits drawn afresh "
             "at every call: `router=random`). Precision@1 (%):", "",
             "| e_c | learned, seed 0 | learned, mean ± std of "
-            f"{len(plan_lib.SEEDS)} seeds | random, seed 0 | learned − random "
+            f"{n_seeds} seed{'s' if n_seeds > 1 else ''} | random, seed 0 | learned − random "
             "(seed 0) |", "|---|---|---|---|---|"]
     for e_c, l0, mean, std, rnd in rows:
       out.append(f"| {e_c:g} | {_pct(l0)} | {100 * mean:.2f} ± "
@@ -338,18 +338,18 @@ def ablations_section(runs, plots):
       names += [f"random_ec{e_c:g}_s0"]
     out.append("")
   caps = []
-  for method in plan_lib.CAPACITY_METHODS:
-    e_c = plan_lib.method_e_c(method)
-    other, ours = runs.get(f"{method}_s0"), runs.get(f"mone_ec{e_c:g}_s0")
-    if other and ours:
-      caps.append((method, e_c, runs.acc(ours["name"]), runs.acc(
-          other["name"])))
-      names += [ours["name"], other["name"]]
+  for method, e_c, baseline, mone in plan_lib.capacity_pairs(mode):
+    if runs.get(baseline) and runs.get(mone):
+      caps.append((method, e_c, runs.acc(mone), runs.acc(baseline)))
+      names += [baseline] + ([mone] if mone.startswith("mone_") else [])
   if caps:
+    uniform = plan_lib.method_e_c("uniform")
     out += ["**Capacity distribution.** At equal e_c, the paper's "
-            "maximum-entropy capacities against the two fixed baselines "
-            "(`capacity=uniform|proportionate`; each fixes its own e_c, and "
-            "MoNE is trained at that e_c). Precision@1 (%), seed 0:", "",
+            "maximum-entropy capacities against baselines: `proportionate` "
+            "(fixes its own e_c; MoNE is trained at that e_c) and `greedy` "
+            "(the largest expert gets as many tokens as e_c allows, the "
+            "smallest the rest; `capacity=<method>` in the config). "
+            "Precision@1 (%), seed 0:", "",
             "| e_c | baseline | its capacities (D/8, D/4, D/2, D) | "
             "baseline | MoNE's capacities | MoNE | MoNE − baseline |",
             "|---|---|---|---|---|---|---|"]
@@ -360,7 +360,12 @@ def ablations_section(runs, plots):
                  f"{', '.join(f'{c:.3f}' for c in c_b)} | {_pct(other)} | "
                  f"{', '.join(f'{c:.3f}' for c in c_m)} | {_pct(ours)} | "
                  f"{100 * (ours - other):+.2f} |")
-    out.append("")
+    c_u = capacity_lib.capacity_distribution(uniform, NUM_EXPERTS, "mone")
+    out += ["", f"`uniform` fixes e_c {uniform:.3f}, and there MoNE's "
+            "maximum-entropy capacities are "
+            f"{', '.join(f'{c:.3f}' for c in c_u)}: uniform itself (entropy "
+            "is largest for the uniform distribution), so the two are the "
+            "same model and need no comparison run.", ""]
   if not rows and not caps:
     return out + ["Not run in this results directory.", ""]
   fig, ax = plt.subplots(figsize=(5.6, 3.4))
@@ -470,7 +475,8 @@ def video_section(root, walls, plots):
                 for n in ["nested"] + [v[1] for v in videos])
   out += [_img(plots[-1], "video accuracy vs FLOPs"), "",
           f"*Regenerate:* `make results` (this part: the nested pretraining "
-          f"and {len(videos)} video runs, seed 0, {_minutes(seconds)} of run "
+          f"and {len(videos)} video run{'s' if len(videos) > 1 else ''}, "
+          f"seed 0, {_minutes(seconds)} of run "
           "time). By hand: `python -m projects.mone.main "
           "--config=projects/mone/configs/local_nested_pretrain.py "
           "--workdir=$W/nested`, then `python -m projects.mone.main "
@@ -552,18 +558,20 @@ def routing_section(root, runs, plots):
     learned = [s for s in stats if s[1] == "learned"]
     random = [s for s in stats if s[1] == "random"]
     if learned:
-      ratio = np.mean([s[3] / max(s[4], 1e-3) for s in learned])
+      obj = np.mean([s[3] for s in learned])
+      bg = np.mean([s[4] for s in learned])
       out.append(
-          "What the router learned (16 test images per run): it sends the "
-          "garment's tokens to the large experts and the black background "
-          "to the small ones" if ratio > 1.5 else
-          "What the router learned (16 test images per run): no strong "
-          "preference for the garment over the background")
-      out[-1] += (f"; object tokens are {ratio:.1f}x as likely as background "
-                  "tokens to get one of the two largest experts")
+          "What the router learned (16 test images per run): "
+          + ("it sends the garment's tokens to the large experts and the "
+             "black background to the small ones" if obj > 2 * bg + 0.05 else
+             "no strong preference for the garment over the background")
+          + f": {100 * obj:.0f}% of object tokens against {100 * bg:.0f}% of "
+          "background tokens get one of the two largest experts (learned "
+          "router, mean of the runs above)")
       if random:
-        r = np.mean([s[3] / max(s[4], 1e-3) for s in random])
-        out[-1] += f", against {r:.1f}x with the random router"
+        out[-1] += (f"; with the random router, "
+                    f"{100 * np.mean([s[3] for s in random]):.0f}% against "
+                    f"{100 * np.mean([s[4] for s in random]):.0f}%")
       out[-1] += "."
       out.append("")
   maps = []
@@ -576,9 +584,18 @@ def routing_section(root, runs, plots):
     last = maps[-1]
     z = np.load(last)
     mov, still, bg = video_stats(z["inputs"], z["experts"])
-    png = last[:-4] + ".png"
-    dst = os.path.join(plots.dir, "routing_maps_video.png")
-    shutil.copyfile(png, dst)
+    # Drawn like the image maps (one palette on the page): the first frame
+    # of every tubelet, tinted by its tokens' experts.
+    inputs, experts = z["inputs"], z["experts"]
+    n, t = inputs.shape[:2]
+    tt, h, w = experts.shape[1:]
+    frames = inputs[:, ::t // tt].reshape(n * tt, *inputs.shape[2:])
+    video_maps = budgets_lib.routing_maps(
+        frames, experts.reshape(n * tt, h * w), (h, w), NUM_EXPERTS)
+    fig, ax = plt.subplots(figsize=(1.2 * tt, 1.2 * n))
+    ax.imshow(budgets_lib.tile(video_maps, cols=tt))
+    ax.axis("off")
+    dst = _figure(os.path.join(plots.dir, "routing_maps_video.png"), fig)
     plots.append(dst)
     run = os.path.basename(os.path.dirname(os.path.dirname(last)))
     out += [f"Video ({run}, test clips; one row per clip, one column per "
@@ -596,14 +613,20 @@ def routing_section(root, runs, plots):
                     " Background gets the small experts." if bg < min(
                         mov, still) else ""), ""]
   if not shown and not maps:
-    out += ["Not run in this results directory.", ""]
+    return out + ["Not run in this results directory.", ""]
+  out += ["*Regenerate:* `make results`. The image maps come from the runs "
+          f"{', '.join(s[0] for s in shown) or '(none)'} (seed 0; "
+          "`mone_plugin/results/bv_worker.py` saves their test images and "
+          "experts as `routing.npz`), the video map from the last evaluation "
+          "of the MoNE video run (Scenic's trainer writes `routing_maps/` in "
+          "its workdir); no extra run time.", ""]
   return out
 
 
 ################################ 6. Speed ################################
 
 
-def speed_section(root, plots):
+def speed_section(root, walls, plots):
   out = ["## 6. Speed: real wall-clock savings", ""]
   tables = []
   for model in ("vit", "vivit"):
@@ -628,7 +651,7 @@ def speed_section(root, plots):
       train = ("| — | — | — |" if "train_ms" not in r else
                f"| {r['train_ms']:.0f} | {r['train_speedup']:.2f}x | "
                f"{r['train_efficiency']:.2f} |")
-      out.append(f"| {name} | {r['gflops']:.2f} | {r['flop_ratio']:.2f} "
+      out.append(f"| {name} | {r['gflops']:.4g} | {r['flop_ratio']:.2f} "
                  f"({r['xla_flop_ratio']:.2f}) | {r['fwd_ms']:.1f} | "
                  f"{r['speedup']:.2f}x | {r['efficiency']:.2f} " + train)
     mone = [r for r in res["rows"] if r["e_c"] is not None]
@@ -658,11 +681,14 @@ def speed_section(root, plots):
             f"{near['speedup']:.2f}x, efficiency {near['efficiency']:.2f}. "
             "No GPU was lent to the session that produced this page, so "
             "there is no GPU row.", ""]
+  seconds = sum(walls.get(f"benchmark_{m}", 0) for m, _ in tables)
   out += [_img(plots[-1], "speedup vs FLOP ratio"), "",
           "*Regenerate:* `make results` (runs these after every training run, "
-          "alone on the machine), or `make benchmark` and "
+          f"alone on the machine; {_minutes(seconds)}), or `make benchmark` "
+          "(the same two commands: `python -m mone_plugin.benchmark` and "
           "`python -m mone_plugin.benchmark --model=vivit --batch=1 "
-          "--e_c=0.3,0.4`.", ""]
+          "--e_c=0.3,0.4`). Inputs and weights are random (seeds 0 and 1): "
+          "timing does not depend on them.", ""]
   return out
 
 
@@ -720,10 +746,10 @@ def write(root, out_dir, mode="full", jobs=2):
   body = []
   body += images_section(runs, plots)
   body += adaptation_section(runs, plots)
-  body += ablations_section(runs, plots)
+  body += ablations_section(runs, plots, mode)
   body += video_section(root, walls, plots)
   body += routing_section(root, runs, plots)
-  body += speed_section(root, plots)
+  body += speed_section(root, walls, plots)
   short = shortfalls(runs, root)
   head = [
       "# MoNE at small scale: results", "",
