@@ -116,7 +116,8 @@ class ReducedResultsTest(absltest.TestCase):
     with open(walls) as f:
       after = json.load(f)
     self.assertGreater(after["plan_s"], before["plan_s"])
-    self.assertEqual(after["scenic_nested"], before["scenic_nested"])
+    self.assertEqual(after["scenic_video_ec0.3"],
+                     before["scenic_video_ec0.3"])
 
 
 if __name__ == "__main__":

@@ -142,22 +142,19 @@ def scenic_runs(mode="full"):
   if mode not in MODES:
     raise ValueError(f"mode={mode!r} is unknown; allowed: {MODES}.")
   cfg = "projects/mone/configs"
-  small = ()
-  video_e_c = VIDEO_E_C
-  if mode == "reduced":
+  if mode == "reduced":  # One tiny video run from scratch: the scripts' path.
     small = ("--config.num_training_steps=2", "--config.batch_size=16",
              "--config.eval_batch_size=64", "--config.log_eval_steps=2",
              "--config.checkpoint_steps=2",
              "--config.lr_configs.warmup_steps=1",
              "--config.dataset_configs.eval_split=test[:64]")
-    video_e_c = (0.3,)
-  runs = [ScenicRun("nested", f"{cfg}/local_nested_pretrain.py",
-                    small + ("--config.dataset_configs.train_split=train[:64]",)
-                    if small else ())]
-  for e_c in video_e_c:
+    return [ScenicRun("video_ec0.3",
+                      f"{cfg}/local_mone_video.py:init=,e_c=0.3", small)]
+  runs = [ScenicRun("nested", f"{cfg}/local_nested_pretrain.py")]
+  for e_c in VIDEO_E_C:
     arg = "none" if e_c is None else f"{e_c:g}"
     runs.append(ScenicRun(
         f"video_{_ec(e_c)}",
-        f"{cfg}/local_mone_video.py:init={{root}}/nested,e_c={arg}", small,
+        f"{cfg}/local_mone_video.py:init={{root}}/nested,e_c={arg}",
         after=("nested",)))
   return runs

@@ -43,6 +43,8 @@ from mone_plugin.results import plan as plan_lib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,g-bad-import-order
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 # The paper's V100 measurement (MoNE ViT-B/16 vs ViT-B/16).
 PAPER_SPEEDUP, PAPER_FLOP_RATIO = 1.94, 2.31
 NUM_EXPERTS = 4
@@ -110,7 +112,8 @@ class Runs:
 
   def command(self, name):
     r = self.get(name)
-    return None if r is None else r["command"]
+    # Repo-relative paths: the command as it reads from a checkout.
+    return None if r is None else r["command"].replace(REPO + os.sep, "")
 
 
 def _seeded(runs, prefix):
