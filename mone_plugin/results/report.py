@@ -37,7 +37,6 @@ import matplotlib
 import numpy as np
 
 from mone_plugin import capacity as capacity_lib
-from mone_plugin.big_vision import budgets as budgets_lib
 from mone_plugin.results import plan as plan_lib
 
 matplotlib.use("Agg")
@@ -522,6 +521,8 @@ def video_stats(inputs, experts):
 
 
 def routing_section(root, runs, plots):
+  # Drawn as the Big Vision trainer draws them (needs the checkout).
+  from mone_plugin.big_vision import budgets as budgets_lib  # pylint: disable=g-import-not-at-top
   out = ["## 5. Routing maps", ""]
   shown = [(f"ec{e:g}_s0", e, "learned") for e in (0.2, 0.3, 0.4)] + [
       (f"random_ec{e:g}_s0", e, "random") for e in plan_lib.RANDOM_ROUTER_E_C]
