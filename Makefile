@@ -79,10 +79,11 @@ results-reduced: setup data
 	  --root=$(WORKDIR)/results --out=$(WORKDIR)/results/reduced/docs \
 	  --jobs=$(RESULTS_JOBS)
 
-# Speed: dense vs MoNE ViT-B/16, batch 8, on the current backend.
+# Speed: dense vs MoNE ViT-B/16 and ViViT-FE-B/16x2 (32 frames, forward only),
+# batch 8, on the current backend.
 benchmark: setup
 	$(PYTHON) -m mone_plugin.benchmark
-	$(PYTHON) -m mone_plugin.benchmark --model=vivit --batch=1 --e_c=0.3,0.4
+	$(PYTHON) -m mone_plugin.benchmark --model=vivit --reps=3 --e_c=0.3,0.4
 
 # ---- Scenic MoNE project (projects/mone; owned by the Scenic integration) ---
 SCENIC_WORKDIR ?= $(WORKDIR)/scenic

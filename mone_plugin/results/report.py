@@ -690,7 +690,7 @@ def speed_section(root, walls, plots):
           "*Regenerate:* `make results` (runs these after every training run, "
           f"alone on the machine; {_minutes(seconds)}), or `make benchmark` "
           "(the same two commands: `python -m mone_plugin.benchmark` and "
-          "`python -m mone_plugin.benchmark --model=vivit --batch=1 "
+          "`python -m mone_plugin.benchmark --model=vivit --reps=3 "
           "--e_c=0.3,0.4`). Inputs and weights are random (seeds 0 and 1): "
           "timing does not depend on them.", ""]
   return out
