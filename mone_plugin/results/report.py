@@ -86,24 +86,43 @@ class Runs:
   def get(self, name):
     return self.results.get(name)
 
-  def acc(self, name, e_c="train"):
-    """prec@1 of run `name` at `e_c` ("train": its first eval e_c)."""
+  def train_e_c(self, name):
+    """The e_c run `name` trained at (None: dense or a sampled grid)."""
+    for arg in self.get(name)["args"].split(","):
+      if arg.startswith("e_c="):
+        return float(arg[len("e_c="):])
+    return None
+
+  def steps(self, name):
+    """Steps trained (the trainer scales them for isoFLOPs)."""
+    last = os.path.join(self.get(name)["dir"], "checkpoint.bv-LAST")
+    if os.path.exists(last):
+      with open(last) as f:
+        return int(f.read().strip() or 0)
+    return self.get(name)["steps"]
+
+  def row(self, name, e_c="train"):
+    """The evaluation of run `name` at `e_c` ("train": its training e_c)."""
     r = self.get(name)
     if r is None:
       return None
-    rows = r["rows"]
     if e_c == "train":
-      return rows[0].get(METRIC)
-    for row in rows:
+      e_c = self.train_e_c(name)
+    for row in r["rows"]:
       if row["e_c"] == ("dense" if e_c is None else e_c) or (
           e_c is not None and row["e_c"] != "dense" and
           abs(row["e_c"] - e_c) < 1e-6):
-        return row.get(METRIC)
+        return row
     return None
 
-  def gflops(self, name):
-    r = self.get(name)
-    return None if r is None else r["rows"][0]["gflops"]
+  def acc(self, name, e_c="train"):
+    """prec@1 of run `name` at `e_c` ("train": its training e_c)."""
+    row = self.row(name, e_c)
+    return None if row is None else row.get(METRIC)
+
+  def gflops(self, name, e_c="train"):
+    row = self.row(name, e_c)
+    return None if row is None else row["gflops"]
 
   def seconds(self, names):
     return sum(self.results[n]["train_s"] + self.results[n]["eval_s"]
@@ -142,7 +161,7 @@ def images_section(runs, plots):
   seeds = ", ".join(str(runs.get(n)["seed"]) for n in dense_names)
   out += [
       f"The dense ViT and MoNE at e_c {', '.join(map(str, plan_lib.TRAIN_E_C))}"
-      f", each trained with the same recipe ({runs.get(dense_names[0])['steps']}"
+      f", each trained with the same recipe ({runs.steps(dense_names[0])}"
       " steps of batch 128, `configs/mone_fashion_mnist.py`: ViT width 64, "
       "depth 4, patch 4, "
       "32x32 px, 64 tokens, 4 nested experts) for seeds "
@@ -174,9 +193,10 @@ def images_section(runs, plots):
   if iso:
     iso_acc = runs.acc(iso["name"])
     out.append(
-        f"| MoNE, isoFLOPs ({iso['steps']} steps) | "
+        f"| MoNE, isoFLOPs ({runs.steps(iso['name'])} steps) | "
         f"{plan_lib.ISO_FLOPS_E_C:g} | {1e3 * runs.gflops(iso['name']):.2f} | "
-        f"{dense_gf / runs.gflops(iso['name']):.2f} | {100 * iso_acc:.2f} | 0 |"
+        f"{dense_gf / runs.gflops(iso['name']):.2f} | {100 * iso_acc:.2f} | "
+        f"{_pct(iso_acc)} |"
         f" {100 * (iso_acc - dense_mean):+.2f} |")
   out.append("")
   if verdicts:
@@ -189,7 +209,8 @@ def images_section(runs, plots):
              if met else "It does not hold at this scale."), ""]
   if iso:
     out += [f"isoFLOPs: the e_c {plan_lib.ISO_FLOPS_E_C:g} model trained for "
-            f"{iso['steps']} steps (the dense model's training FLOPs; "
+            f"{runs.steps(iso['name'])} steps (the dense model's training "
+            "FLOPs; "
             "`iso_flops` in the config) reaches "
             f"{100 * iso_acc:.2f}% against the dense model's "
             f"{100 * dense_mean:.2f}%, at "
@@ -729,6 +750,18 @@ def shortfalls(runs, root):
         if gap < -CLAIM_POINTS:
           out.append(f"MoNE at e_c {e_c:g} is {-gap:.2f} points below dense "
                      f"(more than {CLAIM_POINTS}).")
+  scenic = os.path.join(root, "scenic")
+  dense_video = _scenic(_json(os.path.join(scenic, "video_dense",
+                                           "final_eval.json")),
+                        "accuracy", None)
+  for e_c in plan_lib.VIDEO_E_C[1:]:
+    acc = _scenic(_json(os.path.join(scenic, f"video_ec{e_c:g}",
+                                     "final_eval.json")), "accuracy", e_c)
+    if dense_video is not None and acc is not None and (
+        acc < dense_video - CLAIM_POINTS / 100):
+      out.append(f"Video: MoNE ViViT trained at e_c {e_c:g} reaches "
+                 f"{100 * acc:.1f}% against the dense ViViT's "
+                 f"{100 * dense_video:.1f}% after the same steps.")
   vit = _json(os.path.join(root, "benchmark", "vit.json"))
   if vit:
     effs = [r["efficiency"] for r in vit["rows"] if r["e_c"] is not None]
@@ -755,6 +788,9 @@ def write(root, out_dir, mode="full", jobs=2):
   body += routing_section(root, runs, plots)
   body += speed_section(root, walls, plots)
   short = shortfalls(runs, root)
+  bv_s = runs.seconds(list(runs.results))
+  video_s = sum(v for k, v in walls.items() if k.startswith("scenic_"))
+  bench_s = sum(v for k, v in walls.items() if k.startswith("benchmark_"))
   head = [
       "# MoNE at small scale: results", "",
       "Mixture of Nested Experts trained and evaluated through Big Vision's "
@@ -769,9 +805,9 @@ def write(root, out_dir, mode="full", jobs=2):
       "runs the same scripts on tiny settings; the test suite runs that.",
       f"- Mode: {mode}. Machine: {_machine()}. Written "
       f"{time.strftime('%Y-%m-%d')}.",
-      f"- Wall time of the whole plan: "
-      f"{_minutes(walls['plan_s']) if 'plan_s' in walls else 'not recorded'}"
-      ".", ""]
+      f"- Run time: {_minutes(bv_s + video_s + bench_s)} summed over the "
+      f"runs (images {_minutes(bv_s)}, video {_minutes(video_s)}, speed "
+      f"{_minutes(bench_s)}); the training runs go {jobs} at a time.", ""]
   if mode != "full":
     head += [f"**This page is from the {mode} mode**: a few steps of tiny "
              "models on small test splits, to check that the scripts run. "
