@@ -69,6 +69,11 @@ def _mean_std(values):
       values) > 1 else 0.0
 
 
+def _sentence(text):
+  """Upper-cases the first letter only (str.capitalize lowers 'MoNE')."""
+  return text[:1].upper() + text[1:]
+
+
 def _minutes(seconds):
   return f"{seconds / 60:.1f} min"
 
@@ -326,7 +331,7 @@ def adaptation_section(runs, plots):
     g = [runs.acc("grid_s0", e) for e in evals]
     words.append(f"the sampled-e_c model: {_pct(min(a for a in g if a))}–"
                  f"{_pct(max(a for a in g if a))}% over the whole range")
-  out += ["; ".join(words).capitalize() + ".", "",
+  out += [_sentence("; ".join(words)) + ".", "",
           _img(plots[-1], "capacity adaptation"), "",
           _regen(runs, [n for _, n in models], "seed 0"), ""]
   return out
@@ -480,7 +485,7 @@ def video_section(root, walls, plots):
                      f"fewer FLOPs and scores {100 * (acc - dense[0][2]):+.1f}"
                      " points against dense")
     if words:
-      out += ["; ".join(words).capitalize() + ".", ""]
+      out += [_sentence("; ".join(words)) + ".", ""]
   fig, ax = plt.subplots(figsize=(4.6, 3.2))
   for e_c, gf, acc in pts:
     if gf is not None and acc is not None:
@@ -583,28 +588,35 @@ def routing_section(root, runs, plots):
     learned = [s for s in stats if s[1] == "learned"]
     random = [s for s in stats if s[1] == "random"]
     if learned:
-      obj = np.mean([s[3] for s in learned])
-      bg = np.mean([s[4] for s in learned])
-      out.append(
-          "What the router learned (16 test images per run): "
-          + ("it sends the garment's tokens to the large experts and the "
-             "black background to the small ones" if obj > 2 * bg + 0.05 else
-             "no strong preference for the garment over the background")
-          + f": {100 * obj:.0f}% of object tokens against {100 * bg:.0f}% of "
-          "background tokens get one of the two largest experts (learned "
-          "router, mean of the runs above)")
+      prefers = [s for s in learned if s[3] > 2 * s[4] + 0.05]
+      others = [s for s in learned if s not in prefers]
+
+      def runs_text(group):
+        return ", ".join(f"e_c {s[2]:g} ({100 * s[3]:.0f}% of object tokens "
+                         f"vs {100 * s[4]:.0f}% of background tokens)"
+                         for s in group)
+      text = "What the router learned (16 test images per run): "
+      if prefers:
+        text += ("it sends the garment's tokens to the two largest experts "
+                 "and the black background to the small ones at "
+                 + runs_text(prefers))
+      if others:
+        text += ("; " if prefers else "") + (
+            "no such preference (or the reverse) at " + runs_text(others))
       if random:
-        out[-1] += (f"; with the random router, "
-                    f"{100 * np.mean([s[3] for s in random]):.0f}% against "
-                    f"{100 * np.mean([s[4] for s in random]):.0f}%")
-      out[-1] += "."
-      out.append("")
-  maps = []
+        text += ("; the random router, for comparison: " + runs_text(random))
+      out += [text + ".", ""]
+  # The video maps of the most accurate MoNE video run.
+  maps, best = [], -1.0
   for e_c in plan_lib.VIDEO_E_C:
-    if e_c is not None and not maps:
-      maps = sorted(glob.glob(os.path.join(
-          root, "scenic", f"video_ec{e_c:g}", "routing_maps",
-          f"step*_{_scenic_key(e_c)}.npz")))
+    run_dir = os.path.join(root, "scenic", f"video_ec{e_c:g}") if (
+        e_c is not None) else None
+    acc = run_dir and _scenic(_json(os.path.join(
+        run_dir, "final_eval.json")), "accuracy", e_c)
+    found = run_dir and sorted(glob.glob(os.path.join(
+        run_dir, "routing_maps", f"step*_{_scenic_key(e_c)}.npz")))
+    if found and (acc or 0.0) > best:
+      maps, best = found, acc or 0.0
   if maps:
     last = maps[-1]
     z = np.load(last)
@@ -623,7 +635,8 @@ def routing_section(root, runs, plots):
     dst = _figure(os.path.join(plots.dir, "routing_maps_video.png"), fig)
     plots.append(dst)
     run = os.path.basename(os.path.dirname(os.path.dirname(last)))
-    out += [f"Video ({run}, test clips; one row per clip, one column per "
+    out += [f"Video ({run}, the most accurate MoNE video run; test clips, "
+            "one row per clip, one column per "
             "tubelet of 2 frames, colours as above):", "",
             _img(dst, "video routing maps"), "",
             f"Tokens on the two largest experts: {_pct(mov)}% of the tokens "
@@ -774,6 +787,37 @@ def shortfalls(runs, root):
   return out
 
 
+def highlights(runs, root):
+  """What does hold here, from the numbers."""
+  out = []
+  dense = [runs.acc(n) for n in _seeded(runs, "dense")]
+  iso = runs.get(f"iso_ec{plan_lib.ISO_FLOPS_E_C:g}_s0")
+  if dense and iso:
+    gap = 100 * (runs.acc(iso["name"]) - np.mean(dense))
+    ratio = runs.gflops(_seeded(runs, "dense")[0]) / runs.gflops(iso["name"])
+    out.append(f"isoFLOPs: MoNE at e_c {plan_lib.ISO_FLOPS_E_C:g} trained "
+               f"with the dense model's training FLOPs scores {gap:+.2f} "
+               f"points against dense at {ratio:.2f}x fewer inference FLOPs.")
+  diffs = [(e, runs.acc(f"ec{e:g}_s0") - runs.acc(f"random_ec{e:g}_s0"))
+           for e in plan_lib.RANDOM_ROUTER_E_C
+           if runs.get(f"ec{e:g}_s0") and runs.get(f"random_ec{e:g}_s0")]
+  if diffs:
+    verb = ("beats" if all(d > 0 for _, d in diffs) else
+            "does not always beat")
+    out.append(f"The learned router {verb} the random one: " + ", ".join(
+        f"{100 * d:+.2f} points at e_c {e:g}" for e, d in diffs) + ".")
+  for model in ("vit", "vivit"):
+    res = _json(os.path.join(root, "benchmark", f"{model}.json"))
+    if res:
+      near = min((r for r in res["rows"] if r["e_c"] is not None),
+                 key=lambda r: abs(r["flop_ratio"] - PAPER_FLOP_RATIO))
+      out.append(f"{res['header'].split(' on ')[0]}: {near['speedup']:.2f}x "
+                 f"real forward speedup for {near['flop_ratio']:.2f}x fewer "
+                 f"FLOPs (e_c {near['e_c']:g}; the paper: {PAPER_SPEEDUP}x "
+                 f"for {PAPER_FLOP_RATIO}x on a V100).")
+  return out
+
+
 def write(root, out_dir, mode="full", jobs=2):
   """Writes out_dir/results.md and out_dir/results/*.png; returns the path."""
   plots = _Plots(os.path.join(out_dir, "results"))
@@ -812,6 +856,9 @@ def write(root, out_dir, mode="full", jobs=2):
     head += [f"**This page is from the {mode} mode**: a few steps of tiny "
              "models on small test splits, to check that the scripts run. "
              "Its numbers say nothing about MoNE.", ""]
+  good = highlights(runs, root)
+  if good:
+    head += ["**What holds here:**", ""] + [f"- {g}" for g in good] + [""]
   if short:
     head += ["**Where MoNE falls short here:**", ""] + [
         f"- {s}" for s in short] + [""]
