@@ -78,6 +78,43 @@ def _time_round_robin(fns, args, reps):
   return {k: 1e3 * min(v) for k, v in times.items()}
 
 
+def _time_forward_and_routing(model, params, x, budgets, tokens, router,
+                              reps):
+  """Compiles and times the forward per budget, and router + EPR alone.
+
+  Args:
+    model: MoNE ViT or ViViT (`apply` returns (logits, aux), takes `e_c`).
+    params: its variables.
+    x: the input batch.
+    budgets: e_c values (None: dense).
+    tokens: [..., N, D] embedded tokens the router reads.
+    router: name of the module holding the router ("Transformer", ...).
+    reps: timed repetitions.
+
+  Returns:
+    ({e_c: compiled forward}, {e_c: min ms}, router + EPR min ms at the
+    smallest MoNE budget).
+  """
+  def fwd(e_c):  # Compiled once: timed, and asked for XLA's FLOP count.
+    f = jax.jit(lambda p, x: model.apply(p, x, e_c=e_c)[0])
+    return f.lower(params, x).compile()
+
+  caps = model.capacities(min(b for b in budgets if b is not None))
+
+  @jax.jit
+  def router_epr(p, t):
+    w = p["params"][router]["router"]
+    probs = jax.nn.softmax(t @ w["kernel"] + w["bias"])
+    experts = routing.expert_preferred_routing(probs, caps)
+    return routing.expert_sort_permutation(experts)
+
+  fwds = {b: fwd(b) for b in budgets}
+  fwd_ms = _time_round_robin(fwds, (params, x), reps)
+  epr_ms = _time_round_robin({"epr": router_epr}, (params, tokens),
+                             reps)["epr"]
+  return fwds, fwd_ms, epr_ms
+
+
 def run(variant, image_size, batch, e_cs, reps, train=True):
   """Times dense and MoNE ViT; returns a list of result rows."""
   model = vit.Model(1000, variant=variant, e_c=None)
@@ -88,10 +125,6 @@ def run(variant, image_size, batch, e_cs, reps, train=True):
              width=model.width, depth=model.depth, mlp_dim=model.mlp_dim,
              num_heads=model.num_heads, num_classes=1000)
   budgets = [None] + list(e_cs)
-
-  def fwd(e_c):  # Compiled once: timed, and asked for XLA's FLOP count.
-    f = jax.jit(lambda p, x: model.apply(p, x, e_c=e_c)[0])
-    return f.lower(params, x).compile()
 
   # Training steps use the scanned layer stack (as Big Vision's large configs
   # do): one compiled layer body keeps compile times sane for ViT-B.
@@ -113,22 +146,11 @@ def run(variant, image_size, batch, e_cs, reps, train=True):
       return optax.apply_updates(p, updates)
     return f
 
-  # Router + EPR alone, on the embedded tokens, at the smallest budget.
+  # Router + EPR alone, on the embedded tokens.
   tokens = jnp.zeros((batch, (image_size // model.patch_size[0]) ** 2,
                       model.width))
-  caps = model.capacities(min(e_cs))
-
-  @jax.jit
-  def router_epr(p, t):
-    w = p["params"]["Transformer"]["router"]
-    probs = jax.nn.softmax(t @ w["kernel"] + w["bias"])
-    experts = routing.expert_preferred_routing(probs, caps)
-    return routing.expert_sort_permutation(experts)
-
-  fwds = {b: fwd(b) for b in budgets}
-  fwd_ms = _time_round_robin(fwds, (params, x), reps)
-  epr_ms = _time_round_robin({"epr": router_epr}, (params, tokens),
-                             reps)["epr"]
+  fwds, fwd_ms, epr_ms = _time_forward_and_routing(
+      model, params, x, budgets, tokens, "Transformer", reps)
   step_ms = {}
   if train:
     step_ms = _time_round_robin({b: step(b) for b in budgets},
@@ -153,26 +175,11 @@ def run_vivit(variant, image_size, num_frames, batch, e_cs, reps):
   params = jax.jit(model.init)(jax.random.PRNGKey(1), x)
   budgets = [None] + list(e_cs)
 
-  def fwd(e_c):
-    f = jax.jit(lambda p, x: model.apply(p, x, e_c=e_c)[0])
-    return f.lower(params, x).compile()
-
-  frames = num_frames // 2
-  tokens = jnp.zeros((batch * frames, (image_size // patch) ** 2,
+  # Every frame (tubelet) is routed on its own.
+  tokens = jnp.zeros((batch * (num_frames // 2), (image_size // patch) ** 2,
                       cfg["width"]))
-  caps = model.capacities(min(e_cs))
-
-  @jax.jit
-  def router_epr(p, t):
-    w = p["params"]["SpatialTransformer"]["router"]
-    probs = jax.nn.softmax(t @ w["kernel"] + w["bias"])
-    experts = routing.expert_preferred_routing(probs, caps)
-    return routing.expert_sort_permutation(experts)
-
-  fwds = {b: fwd(b) for b in budgets}
-  fwd_ms = _time_round_robin(fwds, (params, x), reps)
-  epr_ms = _time_round_robin({"epr": router_epr}, (params, tokens),
-                             reps)["epr"]
+  fwds, fwd_ms, epr_ms = _time_forward_and_routing(
+      model, params, x, budgets, tokens, "SpatialTransformer", reps)
   fcfg = dict(num_frames=num_frames, image_size=image_size,
               patch_size=patch, tubelet_size=2, width=cfg["width"],
               spatial_depth=cfg["depth"],
