@@ -197,7 +197,7 @@ def main(argv):
   t0 = time.time()
   # Each job's wall time goes to <root>/walls.json as it ends.
   run_jobs(jobs_for(_MODE.value, root, _JOBS.value, _SKIP.value),
-                   root, _JOBS.value)
+           root, _JOBS.value)
   _record_walls(root, {"plan_s": round(time.time() - t0, 1)})
   written = report_lib.write(root, _OUT.value, mode=_MODE.value,
                              jobs=_JOBS.value)
