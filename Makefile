@@ -62,28 +62,28 @@ test: setup data
 	$(PYTHON) -m pytest -q
 
 # Regenerates docs/results.md and docs/results/*.png: every run of
-# mone_plugin/results/plan.py through Big Vision's and Scenic's trainers, then
+# experiments/results/plan.py through Big Vision's and Scenic's trainers, then
 # the benchmark (alone on the machine), then the report; needs the frameworks
 # (`make frameworks`). Finished runs are kept in $(WORKDIR)/results/full, so
 # it resumes after an interruption; delete that directory to start over.
 RESULTS_JOBS ?= 2
 .PHONY: results results-reduced
 results: setup data
-	$(PYTHON) -m mone_plugin.results.run --mode=full \
+	$(PYTHON) -m experiments.results.run --mode=full \
 	  --root=$(WORKDIR)/results --out=docs --jobs=$(RESULTS_JOBS)
 
 # The same scripts on tiny settings, in a few minutes (tests/results_test.py
 # runs this); the page goes to $(WORKDIR)/results/reduced/docs.
 results-reduced: setup data
-	$(PYTHON) -m mone_plugin.results.run --mode=reduced \
+	$(PYTHON) -m experiments.results.run --mode=reduced \
 	  --root=$(WORKDIR)/results --out=$(WORKDIR)/results/reduced/docs \
 	  --jobs=$(RESULTS_JOBS)
 
 # Speed: dense vs MoNE ViT-B/16 and ViViT-FE-B/16x2 (32 frames, forward only),
 # batch 8, on the current backend.
 benchmark: setup
-	$(PYTHON) -m mone_plugin.benchmark
-	$(PYTHON) -m mone_plugin.benchmark --model=vivit --reps=3 --e_c=0.3,0.4
+	$(PYTHON) -m experiments.benchmark
+	$(PYTHON) -m experiments.benchmark --model=vivit --reps=3 --e_c=0.3,0.4
 
 # ---- Scenic MoNE project (projects/mone; owned by the Scenic integration) ---
 SCENIC_WORKDIR ?= $(WORKDIR)/scenic

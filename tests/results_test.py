@@ -15,7 +15,7 @@
 
 """The results pipeline (`make results`) in its reduced mode, end to end.
 
-Runs `python -m mone_plugin.results.run --mode=reduced`: the Big Vision image
+Runs `python -m experiments.results.run --mode=reduced`: the Big Vision image
 runs, the Scenic nested pretraining and video run, both benchmarks and the
 report, on tiny settings, so that the scripts behind docs/results.md cannot
 rot. Then checks the page: all six parts, with numbers read from the runs.
@@ -53,7 +53,7 @@ class ReducedResultsTest(absltest.TestCase):
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
     cls.proc = subprocess.run(
-        [sys.executable, "-m", "mone_plugin.results.run", "--mode=reduced",
+        [sys.executable, "-m", "experiments.results.run", "--mode=reduced",
          f"--root={cls.tmp}", f"--out={cls.out}", "--jobs=2"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=1200,
         check=False)
@@ -106,7 +106,7 @@ class ReducedResultsTest(absltest.TestCase):
                for n in os.listdir(os.path.join(self.root, "bv"))]
     mtimes = {p: os.path.getmtime(p) for p in results}
     proc = subprocess.run(
-        [sys.executable, "-m", "mone_plugin.results.run", "--mode=reduced",
+        [sys.executable, "-m", "experiments.results.run", "--mode=reduced",
          f"--root={self.tmp}", f"--out={self.out}", "--jobs=1",
          "--skip=scenic,benchmark"],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True,

@@ -15,10 +15,10 @@
 
 r"""Writes docs/results.md and its plots from the runs of a results plan.
 
-  python -m mone_plugin.results.report --root=workdirs/results/full \
+  python -m experiments.results.report --root=workdirs/results/full \
       --out=docs
 
-Reads what `mone_plugin.results.run` left in `root` (Big Vision runs'
+Reads what `experiments.results.run` left in `root` (Big Vision runs'
 `result.json` and `routing.npz`, Scenic runs' `final_eval.json` and routing
 maps, the benchmark's JSON, wall times) and writes `out/results.md` with its
 PNG plots in `out/results/`. Every number on the page comes from those files;
@@ -37,7 +37,7 @@ import matplotlib
 import numpy as np
 
 from mone_plugin import capacity as capacity_lib
-from mone_plugin.results import plan as plan_lib
+from experiments.results import plan as plan_lib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,g-bad-import-order
@@ -654,7 +654,7 @@ def routing_section(root, runs, plots):
     return out + ["Not run in this results directory.", ""]
   out += ["*Regenerate:* `make results`. The image maps come from the runs "
           f"{', '.join(s[0] for s in shown) or '(none)'} (seed 0; "
-          "`mone_plugin/results/bv_worker.py` saves their test images and "
+          "`experiments/results/bv_worker.py` saves their test images and "
           "experts as `routing.npz`), the video map from the last evaluation "
           "of the MoNE video run (Scenic's trainer writes `routing_maps/` in "
           "its workdir); no extra run time.", ""]
@@ -673,7 +673,7 @@ def speed_section(root, walls, plots):
       tables.append((model, res))
   if not tables:
     return out + ["Not run in this results directory.", ""]
-  out += ["`python -m mone_plugin.benchmark` (`make benchmark`): dense and "
+  out += ["`python -m experiments.benchmark` (`make benchmark`): dense and "
           "MoNE compiled in one process and timed round-robin, so load hits "
           "them alike; the minimum over repetitions. FLOP ratio = dense / "
           "MoNE analytic FLOPs (XLA's count in brackets); efficiency = "
@@ -723,8 +723,8 @@ def speed_section(root, walls, plots):
   out += [_img(plots[-1], "speedup vs FLOP ratio"), "",
           "*Regenerate:* `make results` (runs these after every training run, "
           f"alone on the machine; {_minutes(seconds)}), or `make benchmark` "
-          "(the same two commands: `python -m mone_plugin.benchmark` and "
-          "`python -m mone_plugin.benchmark --model=vivit --reps=3 "
+          "(the same two commands: `python -m experiments.benchmark` and "
+          "`python -m experiments.benchmark --model=vivit --reps=3 "
           "--e_c=0.3,0.4`). Inputs and weights are random (seeds 0 and 1): "
           "timing does not depend on them.", ""]
   return out
@@ -841,9 +841,9 @@ def write(root, out_dir, mode="full", jobs=2):
       "and Scenic's own trainers, evaluators and input pipelines on the "
       "local Fashion-MNIST data (`make data`), and timed against the dense "
       "models. Every number below is read from the runs by "
-      "`mone_plugin/results/report.py`.", "",
+      "`experiments/results/report.py`.", "",
       f"- Regenerate everything: `make results` (runs the plan of "
-      f"`mone_plugin/results/plan.py` in `workdirs/results/{mode}`, "
+      f"`experiments/results/plan.py` in `workdirs/results/{mode}`, "
       f"{jobs} processes at a time, then the benchmark alone, then this "
       "page; finished runs are kept, so it resumes). `make results-reduced` "
       "runs the same scripts on tiny settings; the test suite runs that.",
@@ -875,7 +875,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  # Defined here: `mone_plugin.results.run` imports this module and has its
+  # Defined here: `experiments.results.run` imports this module and has its
   # own flags of these names.
   flags.DEFINE_string("root", None, "A results plan's directory.")
   flags.DEFINE_string("out", "docs", "Where results.md goes.")

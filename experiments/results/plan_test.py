@@ -18,7 +18,7 @@
 from absl.testing import absltest
 
 from mone_plugin import capacity
-from mone_plugin.results import plan
+from experiments.results import plan
 
 
 class PlanTest(absltest.TestCase):

@@ -12,5 +12,4 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-
-"""Reproduces docs/results.md: see `python -m mone_plugin.results.run`."""
+"""Experiments above both adapters: the results plan, driver and report, and the benchmark."""

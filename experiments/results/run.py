@@ -15,16 +15,16 @@
 
 r"""Regenerates docs/results.md: every experiment, the benchmark, the report.
 
-  python -m mone_plugin.results.run                  # make results (full)
-  python -m mone_plugin.results.run --mode=reduced \
+  python -m experiments.results.run                  # make results (full)
+  python -m experiments.results.run --mode=reduced \
       --root=/tmp/mone_results --out=/tmp/mone_results/docs  # a few minutes
 
 Runs, through the frameworks' own trainers, the plan of
-`mone_plugin.results.plan`: the Big Vision image runs (in `--jobs` worker
+`experiments.results.plan`: the Big Vision image runs (in `--jobs` worker
 processes that share the plan), the Scenic video runs (nested pretraining,
 then the dense and MoNE ViViT runs initialised from it), then the speed
 benchmark alone on the machine, and writes the report
-(`mone_plugin.results.report`) into `--out`. Finished runs are kept: run it
+(`experiments.results.report`) into `--out`. Finished runs are kept: run it
 again after an interruption and it resumes (a run killed half-way resumes from
 its last checkpoint); delete `--root` to start over. Logs: `<root>/logs/`.
 """
@@ -42,8 +42,8 @@ from absl import logging
 
 from mone_plugin import frameworks
 from mone_plugin.data import prepare
-from mone_plugin.results import plan as plan_lib
-from mone_plugin.results import report as report_lib
+from experiments.results import plan as plan_lib
+from experiments.results import report as report_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -91,7 +91,7 @@ def jobs_for(mode, root, jobs, skip=()):
   out = []
   if "bv" not in skip:
     out += [Job(f"bv_worker{i}", py + [
-        "mone_plugin.results.bv_worker", f"--root={root}", f"--mode={mode}"])
+        "experiments.results.bv_worker", f"--root={root}", f"--mode={mode}"])
             for i in range(max(1, jobs))]
   if "scenic" not in skip:
     for i, run in enumerate(plan_lib.scenic_runs(mode)):
@@ -104,7 +104,7 @@ def jobs_for(mode, root, jobs, skip=()):
   if "benchmark" not in skip:
     for model, args in BENCHMARKS[mode].items():
       out.append(Job(f"benchmark_{model}", py + [
-          "mone_plugin.benchmark", *args,
+          "experiments.benchmark", *args,
           f"--json={root}/benchmark/{model}.json"],
                      after=tuple(j.name for j in out), alone=True,
                      done=f"{root}/benchmark/{model}.json"))

@@ -13,9 +13,9 @@
 # limitations under the License.
 r"""Wall-clock benchmark: MoNE ViT against the dense ViT in the same run.
 
-  python -m mone_plugin.benchmark            # ViT-B/16, 224 px, batch 8
-  python -m mone_plugin.benchmark --variant=S/16 --batch=32 --json=out.json
-  python -m mone_plugin.benchmark --model=vivit  # ViViT-FE-B/16x2, 32 frames
+  python -m experiments.benchmark            # ViT-B/16, 224 px, batch 8
+  python -m experiments.benchmark --variant=S/16 --batch=32 --json=out.json
+  python -m experiments.benchmark --model=vivit  # ViViT-FE-B/16x2, 32 frames
 
 Prints, for the current JAX backend, the dense forward time, MoNE's forward
 time at each e_c, the FLOP ratio (dense / MoNE, analytic, one multiply-add =

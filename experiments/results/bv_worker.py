@@ -15,7 +15,7 @@
 
 r"""Runs the Big Vision experiments of a results plan (one process, many runs).
 
-  python -m mone_plugin.results.bv_worker --root=<results dir> [--mode=full]
+  python -m experiments.results.bv_worker --root=<results dir> [--mode=full]
 
 Each run trains with Big Vision's loop (`mone_plugin.big_vision.train`) and
 the default config, then evaluates its last checkpoint at the plan's e_c
@@ -41,7 +41,7 @@ import numpy as np
 
 from mone_plugin.big_vision import evaluate as evaluate_lib
 from mone_plugin.big_vision import train as train_lib
-from mone_plugin.results import plan as plan_lib
+from experiments.results import plan as plan_lib
 
 _ROOT = flags.DEFINE_string("root", None, "Results directory.")
 _MODE = flags.DEFINE_enum("mode", "full", plan_lib.MODES, "Which plan.")

@@ -18,7 +18,7 @@
 from absl.testing import absltest
 import numpy as np
 
-from mone_plugin.results import report
+from experiments.results import report
 
 
 class RoutingStatsTest(absltest.TestCase):
