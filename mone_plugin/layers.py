@@ -105,13 +105,16 @@ class NestedAttention(nn.Module):
   Group j's Q/K/V read its d_j input channels with the first d_j rows of the
   kernels; scores and the weighted sum run at full width among all tokens;
   the output projection writes only the first d_j channels.
+  `attention_dropout` drops attention weights (Scenic's
+  `attention_dropout_rate`).
   """
   width: int
   num_heads: int
   dtype_mm: str = "float32"
+  attention_dropout: float = 0.0
 
   @nn.compact
-  def __call__(self, ys: Sequence[Array]):
+  def __call__(self, ys: Sequence[Array], deterministic=True):
     d_model, nh = self.width, self.num_heads
     if d_model % nh:
       raise ValueError(f"width={d_model} is not divisible by "
@@ -133,6 +136,7 @@ class NestedAttention(nn.Module):
                for w, b in qkv)
     logits = jnp.einsum("bhqk,bhsk->bhqs", q / np.sqrt(hd).astype(dt), k)
     w = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(dt)
+    w = nn.Dropout(rate=self.attention_dropout)(w, deterministic)
     a = jnp.einsum("bhqs,bhsk->bhqk", w, v)
     outs, start = [], 0
     for y in ys:
@@ -173,27 +177,53 @@ class MoneEncoderBlock(nn.Module):
   """Pre-LN transformer block on expert groups (names as in ViT checkpoints).
 
   z = x + SA_j(LN(x)); x' = z + (alpha r_j + 1) MLP_j(LN(z)).
+
+  `droplayer` (a call argument: the rate of this layer, or None) is stochastic
+  depth: in training each branch is dropped per example, for all of its
+  tokens whatever their expert, independently for attention and MLP (as
+  Scenic's ViT and ViViT do); `droplayer_rescale` divides kept branches by
+  1 - rate (Scenic ViT's `stochastic_depth`; ViViT's does not rescale).
   """
   width: int
   mlp_dim: Optional[int] = None
   num_heads: int = 12
   dropout: float = 0.0
   dtype_mm: str = "float32"
+  attention_dropout: float = 0.0
+  droplayer_rescale: bool = False
+
+  def _keep(self, groups, deterministic, droplayer):
+    """Per-example keep factor [B, 1, 1] of one branch (None: keep all)."""
+    if deterministic or droplayer is None:
+      return None
+    b = groups[0].h.shape[0]
+    drop = jax.random.bernoulli(self.make_rng("dropout"), droplayer, (b, 1, 1))
+    keep = 1.0 - drop.astype(jnp.float32)
+    return keep / (1.0 - droplayer) if self.droplayer_rescale else keep
 
   @nn.compact
-  def __call__(self, groups: Sequence[Group], deterministic=True):
+  def __call__(self, groups: Sequence[Group], deterministic=True,
+               droplayer=None):
     drop = nn.Dropout(rate=self.dropout)
+
+    def branch(y, keep):
+      y = drop(y, deterministic)
+      return y if keep is None else y * keep.astype(y.dtype)
+
     ys = NestedLayerNorm(self.width, name="LayerNorm_0")(groups)
     ys = NestedAttention(self.width, self.num_heads, self.dtype_mm,
-                         name="MultiHeadDotProductAttention_0")(ys)
-    groups = [g._replace(h=g.h + drop(y, deterministic).astype(g.h.dtype))
+                         self.attention_dropout,
+                         name="MultiHeadDotProductAttention_0")(
+                             ys, deterministic)
+    keep = self._keep(groups, deterministic, droplayer)
+    groups = [g._replace(h=g.h + branch(y, keep).astype(g.h.dtype))
               for g, y in zip(groups, ys)]
     ys = NestedLayerNorm(self.width, name="LayerNorm_1")(groups)
     ys = NestedMlpBlock(self.width, self.mlp_dim, self.dropout, self.dtype_mm,
                         name="MlpBlock_0")(ys, deterministic)
-    out = []
+    out, keep = [], self._keep(groups, deterministic, droplayer)
     for g, y in zip(groups, ys):
-      y = drop(y, deterministic)
+      y = branch(y, keep)
       if g.mlp_scale is not None:
         y = y * g.mlp_scale
       out.append(g._replace(h=g.h + y.astype(g.h.dtype)))
@@ -239,6 +269,39 @@ def _groups_from_tokens(x, sizes, dims, scales=None):
   return groups
 
 
+@jax.custom_jvp
+def _reflect(a):
+  """|a|, with derivative +1 at a = 0 so that alpha can leave its init."""
+  return jnp.abs(a)
+
+
+@_reflect.defjvp
+def _reflect_jvp(primals, tangents):
+  (a,), (da,) = primals, tangents
+  return jnp.abs(a), jnp.where(a < 0, -da, da)
+
+
+def effective_alpha(raw):
+  """The alpha the forward uses, from the raw parameter: tanh(|raw|).
+
+  The router learns only through alpha * r, so alpha must never sit on a
+  boundary where its value is 0 for a whole range of raw values: a clip to
+  [0, 1) (our first choice) left raw alpha at -0.2..-0.6 after training, the
+  forward at 0, and the router's gradient at exactly 0 for good. tanh(|raw|)
+  is in [0, 1), is 0 only at raw = 0, and its slope there is 1: when the loss
+  pushes alpha down, raw alpha bounces around 0 (|alpha| ~ learning rate), and
+  the router keeps a gradient of the right sign, which Adam rescales
+  [choice: reflection].
+
+  Args:
+    raw: the `alpha` parameter (any float, initialised to 0).
+
+  Returns:
+    alpha in [0, 1), same dtype as `raw`.
+  """
+  return jnp.tanh(_reflect(raw))
+
+
 class MoneEncoder(nn.Module):
   """Transformer encoder with a MoNE router and Expert Preferred Routing.
 
@@ -246,6 +309,9 @@ class MoneEncoder(nn.Module):
   Otherwise one router at the input picks an expert for every token (reused by
   all layers); the first `num_prefix_tokens` tokens (e.g. a class token) are
   never routed and always take the full expert.
+
+  Stochastic depth: layer l drops each branch with rate
+  `droplayer_rate * l / (depth - 1)` (linear from 0, as Scenic and timm).
   """
   depth: int
   mlp_dim: Optional[int] = None
@@ -256,6 +322,19 @@ class MoneEncoder(nn.Module):
   scan: bool = False  # One compiled layer body: much faster compiles.
   remat_policy: str = "nothing_saveable"
   dtype_mm: str = "float32"
+  attention_dropout: float = 0.0
+  droplayer_rate: float = 0.0
+  droplayer_rescale: bool = False
+
+  def droplayer_rates(self):
+    """Per-layer stochastic-depth rates, or None when it is off."""
+    if not 0.0 <= self.droplayer_rate < 1.0:
+      raise ValueError(f"droplayer_rate={self.droplayer_rate} is not "
+                       "allowed; allowed: 0 <= rate < 1.")
+    if not self.droplayer_rate:
+      return None
+    return [self.droplayer_rate * lyr / max(self.depth - 1, 1)
+            for lyr in range(self.depth)]
 
   @nn.compact
   def __call__(self, x, *, capacities=None, deterministic=True,
@@ -267,12 +346,8 @@ class MoneEncoder(nn.Module):
     prefix, tokens = x[:, :p], x[:, p:]
     n = tokens.shape[1]
     probs = Router(self.num_experts, self.router_type, name="router")(tokens)
-    # Learnable MLP-branch scale, used clipped to [0, 1) [choice: clip]. The
-    # clip is straight-through: alpha starts at the boundary 0, where a plain
-    # clip would halve its gradient, and it must be able to come back.
-    alpha = self.param("alpha", nn.initializers.zeros, ())
-    alpha = alpha + jax.lax.stop_gradient(
-        jnp.clip(alpha, 0.0, 1.0 - 1e-6) - alpha)
+    # Learnable MLP-branch scale in [0, 1), initialised to 0 (the paper).
+    alpha = effective_alpha(self.param("alpha", nn.initializers.zeros, ()))
 
     if capacities is None:  # Dense ViT: one full-width group, no routing.
       sizes, scales, inverse = (0,) * (self.num_experts - 1) + (n_all,), None, None
@@ -300,7 +375,10 @@ class MoneEncoder(nn.Module):
     ids, state = [j for j, _ in groups], [g for _, g in groups]
     block_kw = dict(width=width, mlp_dim=self.mlp_dim,
                     num_heads=self.num_heads, dropout=self.dropout,
-                    dtype_mm=self.dtype_mm)
+                    dtype_mm=self.dtype_mm,
+                    attention_dropout=self.attention_dropout,
+                    droplayer_rescale=self.droplayer_rescale)
+    rates = self.droplayer_rates()
     if self.scan:
       # Same layout as Big Vision's scanned ViT: params stacked on axis 0 of
       # a single "encoderblock".
@@ -310,12 +388,14 @@ class MoneEncoder(nn.Module):
       state, _ = nn.scan(
           block, variable_axes={"params": 0},
           split_rngs={"params": True, "dropout": True},
-          in_axes=nn.broadcast, length=self.depth)(
-              name="encoderblock", **block_kw)(state, deterministic)
+          in_axes=(nn.broadcast, nn.broadcast if rates is None else 0),
+          length=self.depth)(name="encoderblock", **block_kw)(
+              state, deterministic,
+              None if rates is None else jnp.asarray(rates, jnp.float32))
     else:
       for lyr in range(self.depth):
         state, _ = MoneEncoderBlock(name=f"encoderblock_{lyr}", **block_kw)(
-            state, deterministic)
+            state, deterministic, None if rates is None else rates[lyr])
 
     # Back to full width: untouched channels [d, D) are the input's.
     full, start = [], 0

@@ -113,7 +113,7 @@ def _encoder_reference(params, x, capacities, num_prefix_tokens=0,
   x = np.asarray(x, np.float64)
   b, n_all, _ = x.shape
   npx = num_prefix_tokens
-  alpha = float(np.clip(p["alpha"], 0.0, 1.0 - 1e-6))
+  alpha = float(np.tanh(np.abs(p["alpha"])))  # layers.effective_alpha.
   probs = _softmax(x[:, npx:] @ p["router"]["kernel"] + p["router"]["bias"])
   # Router probabilities are computed in f32 by the model; route on those so
   # that near-ties are broken on the same numbers.
@@ -384,10 +384,10 @@ class MoneEncoderTest(parameterized.TestCase):
     capacities = capacity.as_static(capacity.capacity_distribution(0.4))
     got, _ = _apply(model, params, x, capacities=capacities,
                          num_prefix_tokens=1)
-    # The reference clips alpha to [0, 1) as MONE.md §2 specifies.
+    # The reference uses tanh(|alpha|), in [0, 1) as MONE.md §2 specifies.
     want, _, _ = _encoder_reference(params, x, capacities, 1)
     np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
-    if 0 < alpha:
+    if alpha:  # A negative raw alpha scales the branch too (|alpha|).
       no_alpha, _, _ = _encoder_reference(
           {**params, "alpha": jnp.float32(0)}, x, capacities, 1)
       self.assertGreater(np.abs(got - no_alpha).max(), 1e-3)
@@ -463,7 +463,7 @@ def _loss(params, model, x, target, capacities):
 _loss_and_grad = jax.jit(jax.value_and_grad(_loss), static_argnums=(1, 4))
 
 
-class GradientTest(absltest.TestCase):
+class GradientTest(parameterized.TestCase):
 
   def _grads(self, alpha):
     # One layer and two expert groups: the gradient compiles quickly.
@@ -495,22 +495,40 @@ class GradientTest(absltest.TestCase):
     grads, loss, params = self._grads(alpha=0.5)
     self.assertGreater(np.abs(grads["router"]["kernel"]).max(), 1e-6)
     self.assertGreater(np.abs(grads["router"]["bias"]).max(), 1e-7)
-    # Matches a central finite difference in alpha (inside the clip range).
+    # Matches a central finite difference in raw alpha.
     eps = 1e-2
     alpha = float(params["alpha"])
     fd = (loss({**params, "alpha": jnp.float32(alpha + eps)})
           - loss({**params, "alpha": jnp.float32(alpha - eps)})) / (2 * eps)
     np.testing.assert_allclose(grads["alpha"], fd, rtol=2e-2)
 
-  def test_alpha_gradient_at_the_clip_boundary(self):
-    # alpha starts on the clip boundary 0: a plain jnp.clip would give it half
-    # its one-sided gradient there, and none once an update takes it below 0.
+  def test_alpha_leaves_zero_with_a_one_sided_gradient(self):
+    # alpha starts at 0, where |.| has no derivative: ours is the right-hand
+    # one, so the first update moves alpha off 0 whichever way it goes.
     grads, loss, params = self._grads(alpha=0.0)
     eps = 1e-3
     fd = (loss({**params, "alpha": jnp.float32(eps)}) - loss(params)) / eps
     np.testing.assert_allclose(grads["alpha"], fd, rtol=2e-2)
-    below, _, _ = self._grads(alpha=-0.1)
-    np.testing.assert_allclose(below["alpha"], grads["alpha"], rtol=1e-5)
+
+  @parameterized.parameters(-0.1, -0.6, -3.0)
+  def test_router_learns_when_raw_alpha_is_negative(self, alpha):
+    # The defect of the old clip: raw alpha below 0 gave the forward 0 and the
+    # router exactly 0 gradient. Now alpha is reflected: same forward and
+    # router gradient as +|alpha|, and alpha's own gradient flips sign.
+    below, loss, params = self._grads(alpha=alpha)
+    above, _, _ = self._grads(alpha=-alpha)
+    self.assertGreater(np.abs(below["router"]["kernel"]).max(), 1e-6)
+    np.testing.assert_allclose(below["router"]["kernel"],
+                               above["router"]["kernel"], rtol=1e-5)
+    np.testing.assert_allclose(below["alpha"], -above["alpha"], rtol=1e-5)
+    del loss, params
+
+  @parameterized.parameters(-50.0, -1.0, 0.0, 0.3, 50.0)
+  def test_effective_alpha_in_the_papers_range(self, raw):
+    a = float(layers.effective_alpha(jnp.float32(raw)))
+    self.assertGreaterEqual(a, 0.0)
+    self.assertLessEqual(a, 1.0)  # tanh rounds to 1.0 in f32 only far out.
+    self.assertEqual(a == 0.0, raw == 0.0)
 
 
 class JitTest(absltest.TestCase):
