@@ -99,6 +99,16 @@ class _Model(nn.Module):
     return capacity_lib.as_static(capacity_lib.capacity_distribution(
         e_c, self.num_experts, self.capacity_method))
 
+  def flops_kwargs(self, image_shape):
+    """Arguments of `flops.vit_gflops` (but e_c) for images [H, W, C]."""
+    return dict(
+        image_size=tuple(image_shape[:2]), channels=image_shape[2],
+        patch_size=tuple(self.patch_size), width=self.width,
+        depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
+        num_classes=self.num_classes, num_experts=self.num_experts,
+        capacity_method=self.capacity_method, pool_type=self.pool_type,
+        rep_size=self.rep_size)
+
   @nn.compact
   def __call__(self, image, *, train=False, e_c=capacity_lib.CONFIGURED):
     """Returns (logits, out); `e_c` overrides the configured budget."""

@@ -240,18 +240,23 @@ class SpaceTimeViViT(nn.Module):
           name="output_projection")(x)
     return x, out
 
-  def gflops(self, clip_shape, e_c=capacity_lib.CONFIGURED):
-    """Analytic GFLOPs per clip of shape [T, H, W, C] (see `flops.py`)."""
+  def flops_kwargs(self, clip_shape):
+    """Arguments of `flops.vivit_gflops` (but e_c) for clips [T, H, W, C]."""
     fh, fw, ft = tuple(_get(self.patches, "size", (16, 16, 2)))
     num_frames, height, width, channels = clip_shape
-    return flops.vivit_gflops(
+    return dict(
         num_frames=num_frames, image_size=(height, width), patch_size=(fh, fw),
         tubelet_size=ft, width=self.hidden_size,
         spatial_depth=self.spatial_num_layers,
         temporal_depth=self.temporal_num_layers,
         mlp_dim=self.spatial_mlp_dim, temporal_mlp_dim=self.temporal_mlp_dim,
         num_heads=self.spatial_num_heads, num_classes=self.num_classes,
-        e_c=self.e_c if e_c is capacity_lib.CONFIGURED else e_c,
         num_experts=self.num_experts, capacity_method=self.capacity_method,
         classifier=self.classifier,
         representation_size=self.representation_size, channels=channels)
+
+  def gflops(self, clip_shape, e_c=capacity_lib.CONFIGURED):
+    """Analytic GFLOPs per clip of shape [T, H, W, C] (see `flops.py`)."""
+    return flops.vivit_gflops(
+        e_c=self.e_c if e_c is capacity_lib.CONFIGURED else e_c,
+        **self.flops_kwargs(clip_shape))

@@ -1,0 +1,318 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Compute budgets of a MoNE run, the same for Scenic and Big Vision.
+
+A budget is what one forward pass may spend:
+
+  - a float: the effective capacity e_c, in [1/2^(E-1), 1] for E experts
+    (capacities from `capacity.capacity_distribution`);
+  - a tuple of E capacities, smallest expert first (e.g. (0, 1, 0, 0): every
+    token on expert 1, as nested pretraining needs);
+  - None: the dense model (the router is unused).
+
+Its name, in metric names, summaries and files, is `name(budget)`: "ec0.4",
+"ec1", "dense", "capacities0-1-0-0". Both trainers write `<metric>_<name>`
+(Big Vision: the evaluator `val` at e_c 0.4 is `val_ec0.4`; Scenic:
+`accuracy_ec0.4`) and `gflops_<name>`.
+
+A run's budgets come from `config.mone` (`KEYS`), the one vocabulary of both
+adapters:
+
+  e_c               training e_c (None: the dense model; absent: the
+                    model's configured e_c).
+  gflops            instead of e_c: a GFLOPs-per-example budget (image or
+                    clip), turned into e_c with `flops.e_c_for_gflops`.
+  train_e_c_grid    instead of e_c: e_c is drawn from this tuple at every
+                    step (`Budgets.train_e_c`, a function of seed and step);
+                    one compiled step per value.
+  eval_e_c          budgets evaluated (default: the training ones).
+  iso_flops         scale the number of steps so that training costs as many
+                    FLOPs as the dense model's (train longer at low e_c).
+  num_routing_maps  examples whose routing maps are drawn (0: none).
+  routing_maps_steps / _epochs / _percent: how often (Big Vision's duration
+                    convention; default: at every evaluation).
+
+Renamed keys (`RENAMED`) fail with the new name; `check_config` validates
+all of them before any data or model is built.
+"""
+
+import dataclasses
+import math
+import numbers
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from mone_plugin import capacity as capacity_lib
+from mone_plugin import flops as flops_lib
+from mone_plugin import vit as vit_lib
+from mone_plugin import vivit as vivit_lib
+
+Budget = Union[None, float, Tuple[float, ...]]
+
+KEYS = ("e_c", "gflops", "train_e_c_grid", "eval_e_c", "iso_flops",
+        "num_routing_maps", "routing_maps_steps", "routing_maps_epochs",
+        "routing_maps_percent")
+# Keys of earlier versions of either adapter -> what replaces them.
+RENAMED = {
+    "e_c_train_grid": "train_e_c_grid",
+    "train_e_c": "e_c",
+    "routing_maps": "num_routing_maps (and routing_maps_steps)",
+}
+# The keys that each choose the training e_c (at most one may be set).
+TRAIN_KEYS = ("e_c", "gflops", "train_e_c_grid")
+
+
+def _allowed(num_experts, dense=True):
+  lo, hi = capacity_lib.feasible_range(num_experts)
+  return (f"a number in [{lo:g}, {hi:g}] (E={num_experts} experts)"
+          + (" or None (the dense model)" if dense else ""))
+
+
+def check_e_c(value, num_experts=4, capacity_method="mone", *,
+              key="e_c", dense=True) -> Optional[float]:
+  """Returns `value` as a float (None: dense) or raises a clear ValueError.
+
+  Args:
+    value: the e_c to check.
+    num_experts: E; the feasible range is [1/2^(E-1), 1].
+    capacity_method: see `capacity.capacity_distribution`.
+    key: what to call the value in the error (e.g. "config.mone.e_c").
+    dense: whether None (the dense model) is allowed.
+  """
+  allowed = _allowed(num_experts, dense)
+  if value is None:
+    if dense:
+      return None
+    raise ValueError(f"{key}=None is not allowed here; allowed: {allowed}.")
+  if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    raise ValueError(f"{key}={value!r} is not a number; allowed: {allowed}.")
+  lo, hi = capacity_lib.feasible_range(num_experts)
+  e_c = float(value)
+  if not (math.isfinite(e_c) and lo - 1e-12 <= e_c <= hi + 1e-12):
+    raise ValueError(f"{key}={value!r} is outside the feasible range; "
+                     f"allowed: {allowed}.")
+  try:
+    capacity_lib.capacity_distribution(e_c, num_experts, capacity_method)
+  except ValueError as e:
+    raise ValueError(f"{key}={value!r} is not allowed: {e}") from None
+  return e_c
+
+
+def capacities(budget: Budget, num_experts=4, capacity_method="mone"):
+  """Static capacities of a budget (None stays None: the dense path)."""
+  if budget is None:
+    return None
+  if isinstance(budget, (tuple, list)):
+    if len(budget) != num_experts:
+      raise ValueError(f"capacities={tuple(budget)} must have one entry per "
+                       f"expert ({num_experts}).")
+    return capacity_lib.as_static(budget)
+  e_c = check_e_c(budget, num_experts, capacity_method, key="e_c")
+  return capacity_lib.as_static(capacity_lib.capacity_distribution(
+      e_c, num_experts, capacity_method))
+
+
+def check_budget(budget: Budget, num_experts=4, capacity_method="mone"):
+  """Raises a ValueError naming the budget when it is infeasible."""
+  try:
+    capacities(budget, num_experts, capacity_method)
+  except ValueError as e:
+    raise ValueError(f"MoNE budget {budget!r} is not allowed: {e}") from None
+
+
+def name(budget: Budget) -> str:
+  """Name of a budget: 'dense', 'ec0.4', 'ec1' or 'capacities0-1-0-0'."""
+  if budget is None:
+    return "dense"
+  if isinstance(budget, (tuple, list)):
+    return "capacities" + "-".join(f"{c:g}" for c in budget)
+  return f"ec{float(budget):g}"
+
+
+def one_hot(num_experts: int) -> Tuple[Tuple[float, ...], ...]:
+  """Capacities putting every token on expert i, for i = 0 .. E-1."""
+  return tuple(tuple(float(c) for c in row) for row in np.eye(num_experts))
+
+
+def sample_e_c(grid: Sequence[float], seed: int, step: int) -> float:
+  """The e_c of training step `step`, drawn from `grid`.
+
+  A function of (seed, step) only: a resumed run draws the same budgets as an
+  uninterrupted one, and every host draws the same.
+
+  Args:
+    grid: the e_c values to draw from (uniformly).
+    seed: the run's seed.
+    step: the training step.
+  """
+  rng = np.random.default_rng([seed, step])
+  return grid[rng.integers(len(grid))]
+
+
+def _get(config, key):
+  return config.get(key) if config is not None else None
+
+
+def check_config(mone: Optional[Mapping[str, Any]], num_experts=4,
+                 capacity_method="mone"):
+  """Checks `config.mone` (None: absent) before anything is built.
+
+  Args:
+    mone: the `config.mone` of a run (a ConfigDict or dict).
+    num_experts: E of the model.
+    capacity_method: of the model.
+
+  Raises:
+    ValueError: naming the key, the value and what is allowed, for a renamed
+      or unknown key, conflicting keys, or an infeasible or ill-typed value.
+  """
+  if mone is None:
+    return
+  keys = list(mone.keys())
+  for key in keys:
+    if key in RENAMED:
+      raise ValueError(f"config.mone.{key} was renamed: use config.mone."
+                       f"{RENAMED[key]} (see mone_plugin/budgets.py).")
+  unknown = [k for k in keys if k not in KEYS]
+  if unknown:
+    raise ValueError(f"config.mone has unknown keys {unknown}; allowed: "
+                     f"{list(KEYS)}.")
+  given = [k for k in TRAIN_KEYS if _get(mone, k) is not None]
+  if len(given) > 1:
+    raise ValueError(f"config.mone sets {given}: give at most one of "
+                     f"{list(TRAIN_KEYS)} (each chooses the training e_c).")
+  check_e_c(_get(mone, "e_c"), num_experts, capacity_method,
+            key="config.mone.e_c")
+  grid = _get(mone, "train_e_c_grid")
+  if grid is not None:
+    if isinstance(grid, (str, bytes)) or not isinstance(
+        grid, (tuple, list)) or not grid:
+      raise ValueError(f"config.mone.train_e_c_grid={grid!r} must be a "
+                       f"non-empty tuple of e_c values, each "
+                       f"{_allowed(num_experts, dense=False)}.")
+    for i, e_c in enumerate(grid):
+      check_e_c(e_c, num_experts, capacity_method, dense=False,
+                key=f"config.mone.train_e_c_grid[{i}]")
+  g = _get(mone, "gflops")
+  if g is not None and (isinstance(g, bool) or not isinstance(
+      g, numbers.Real) or not math.isfinite(g) or g <= 0):
+    raise ValueError(f"config.mone.gflops={g!r} is not allowed: give a "
+                     "positive number of GFLOPs per example.")
+  evals = _get(mone, "eval_e_c")
+  if evals is not None:
+    if isinstance(evals, (str, bytes)) or not isinstance(
+        evals, (tuple, list)) or not evals:
+      raise ValueError(f"config.mone.eval_e_c={evals!r} must be a non-empty "
+                       "tuple of budgets, each "
+                       f"{_allowed(num_experts)}.")
+    for i, e_c in enumerate(evals):
+      check_e_c(e_c, num_experts, capacity_method,
+                key=f"config.mone.eval_e_c[{i}]")
+  num = _get(mone, "num_routing_maps")
+  if num is not None and (isinstance(num, bool) or not isinstance(
+      num, numbers.Integral) or num < 0):
+    raise ValueError(f"config.mone.num_routing_maps={num!r} must be an "
+                     "integer >= 0 (0: no routing maps).")
+  iso = _get(mone, "iso_flops")
+  if iso is not None and not isinstance(iso, bool):
+    raise ValueError(f"config.mone.iso_flops={iso!r} must be True or False.")
+
+
+def flops_config(module, input_shape) -> Tuple[str, dict]:
+  """("vit" | "vivit", arguments of `flops.*_gflops`) of a MoNE module.
+
+  Args:
+    module: a `mone_plugin.vit` ViT or a `mone_plugin.vivit.SpaceTimeViViT`
+      (or a subclass, as the adapters' modules are).
+    input_shape: one example: (H, W, C) for images, (T, H, W, C) for clips.
+  """
+  input_shape = tuple(input_shape)
+  for kind, cls, want in (("vivit", vivit_lib.SpaceTimeViViT, "(T, H, W, C)"),
+                          ("vit", vit_lib._Model, "(H, W, C)")):  # pylint: disable=protected-access
+    if isinstance(module, cls):
+      if len(input_shape) != len(want.split(",")):
+        raise ValueError(f"input_shape={input_shape} must be {want} for a "
+                         f"{kind}.")
+      return kind, module.flops_kwargs(input_shape)
+  raise TypeError(f"{type(module).__name__} is not a MoNE ViT or ViViT "
+                  "(mone_plugin.vit / mone_plugin.vivit).")
+
+
+def gflops(module, input_shape, budget: Budget) -> Optional[float]:
+  """Analytic GFLOPs per example at `budget` (None: dense; tuples: None)."""
+  if isinstance(budget, (tuple, list)):
+    return None
+  kind, kw = flops_config(module, input_shape)
+  fn = flops_lib.vivit_gflops if kind == "vivit" else flops_lib.vit_gflops
+  return fn(e_c=budget, **kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class Budgets:
+  """The e_c values a run trains and evaluates at, and their costs."""
+  train: Tuple[Optional[float], ...]  # One value, or the sampled grid.
+  eval: Tuple[Optional[float], ...]
+  gflops: Mapping[Optional[float], float]  # e_c -> GFLOPs per example.
+  dense_gflops: float
+  step_scale: float  # Multiplies the number of steps (isoFLOPs), else 1.
+  num_routing_maps: int
+
+  def train_e_c(self, seed: int, step: int) -> Optional[float]:
+    """The e_c of training step `step` (a function of seed and step only)."""
+    if len(self.train) == 1:
+      return self.train[0]
+    return sample_e_c(self.train, seed, step)
+
+  @property
+  def routed(self) -> Tuple[float, ...]:
+    """The evaluated budgets whose routing is worth drawing (e_c < 1)."""
+    return tuple(e for e in self.eval if e is not None and e < 1)
+
+
+def resolve(mone: Optional[Mapping[str, Any]], module, input_shape,
+            num_routing_maps=8) -> Budgets:
+  """Checks `config.mone` and turns it into the run's `Budgets`.
+
+  Args:
+    mone: `config.mone` (None or absent keys: the module's configured e_c).
+    module: the MoNE ViT or ViViT module (see `flops_config`).
+    input_shape: one example's shape, (H, W, C) or (T, H, W, C).
+    num_routing_maps: the default of `num_routing_maps`.
+  """
+  mone = mone if mone is not None else {}
+  check_config(mone, module.num_experts, module.capacity_method)
+  kind, kw = flops_config(module, input_shape)
+  cost = flops_lib.vivit_gflops if kind == "vivit" else flops_lib.vit_gflops
+  if _get(mone, "train_e_c_grid"):
+    train = tuple(float(e) for e in mone["train_e_c_grid"])
+  elif _get(mone, "gflops") is not None:
+    train = (flops_lib.e_c_for_gflops(mone["gflops"], model=kind, **kw),)
+  else:
+    e_c = mone["e_c"] if "e_c" in mone else module.e_c
+    e_c = check_e_c(e_c, module.num_experts, module.capacity_method,
+                    key="the model's e_c")
+    train = (e_c,)
+  evals = _get(mone, "eval_e_c")
+  evals = tuple(None if e is None else float(e) for e in evals) if evals else (
+      tuple(sorted(set(train), key=lambda e: -1 if e is None else e)))
+  costs = {e: cost(e_c=e, **kw) for e in set(train + evals)}
+  dense = cost(e_c=None, **kw)
+  scale = 1.0
+  if _get(mone, "iso_flops"):
+    scale = dense / float(np.mean([costs[e] for e in train]))
+  num = _get(mone, "num_routing_maps")
+  return Budgets(train, evals, costs, dense, float(scale),
+                 num_routing_maps if num is None else int(num))
