@@ -561,5 +561,69 @@ class JitTest(absltest.TestCase):
       self.assertEqual(jf._cache_size(), 3)  # pylint: disable=protected-access
 
 
+
+@functools.partial(jax.jit, static_argnames=("model", "capacities"))
+def _apply_train(model, params, x, capacities, seed=0):
+  """Training-mode forward (dropout and stochastic depth on), prefix 1."""
+  return model.apply({"params": params}, x, capacities=capacities,
+                     num_prefix_tokens=1, deterministic=False,
+                     rngs={"dropout": jax.random.PRNGKey(seed)})[0]
+
+
+class StochasticDepthTest(absltest.TestCase):
+  """Droplayer per example in the MoNE blocks (depth 2: rates 0, r)."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    # One input copied 32 times: a per-example drop makes the copies differ.
+    model, cls.params, x = _init_encoder(seed=5, b=1, num_prefix_tokens=1,
+                                         alpha=0.3)
+    cls.x = jnp.tile(x, (32, 1, 1))
+    cls.capacities = capacity.as_static(capacity.capacity_distribution(0.4))
+    p1 = {k: v for k, v in cls.params.items() if k != "encoderblock_1"}
+    # The output with layer 1 dropped for both branches: a 1-layer encoder.
+    cls.skipped = _apply(model.clone(depth=1), p1, x, cls.capacities, 1)[0]
+    # Evaluation never drops, even at a rate near 1.
+    cls.eval = _apply(_encoder(droplayer_rate=0.999), cls.params, x,
+                      cls.capacities, 1)[0]
+
+  def test_eval_does_not_drop(self):
+    self.assertGreater(float(np.abs(self.eval - self.skipped).max()), 1e-3)
+
+  def test_drops_whole_layers_per_example(self):
+    plain, scaled = (np.asarray(_apply_train(
+        _encoder(droplayer_rate=0.5, droplayer_rescale=r), self.params,
+        self.x, self.capacities)) for r in (False, True))
+    skipped = [np.allclose(g, self.skipped[0], atol=1e-5) for g in plain]
+    self.assertTrue(any(skipped))
+    self.assertFalse(all(skipped))
+    distinct = {tuple(np.round(g[:, :4].ravel(), 4)) for g in plain}
+    # Attention and MLP kept or dropped independently: up to 4 outcomes.
+    self.assertBetween(len(distinct), 2, 4)
+    # Same draws with rescaling (kept branches / (1 - rate)): the rows that
+    # skipped layer 1 agree, the others differ.
+    same = [np.allclose(a, b, atol=1e-6) for a, b in zip(plain, scaled)]
+    self.assertEqual(same, skipped)
+
+  def test_scanned_stack_drops_too(self):
+    model = _encoder(droplayer_rate=0.999, scan=True)
+    params = {k: v for k, v in self.params.items()
+              if not k.startswith("encoderblock_")}
+    params["encoderblock"] = jax.tree_util.tree_map(
+        lambda *v: jnp.stack(v), self.params["encoderblock_0"],
+        self.params["encoderblock_1"])
+    got = _apply_train(model, params, self.x[:2], self.capacities)
+    np.testing.assert_allclose(got, np.repeat(self.skipped, 2, 0), atol=1e-5)
+
+  def test_attention_dropout_only_in_training(self):
+    got = _apply_train(_encoder(attention_dropout=0.5), self.params,
+                       self.x[:1], self.capacities)
+    self.assertGreater(float(np.abs(got - self.eval).max()), 1e-3)
+
+  def test_bad_rate(self):
+    with self.assertRaisesRegex(ValueError, r"droplayer_rate=1.0 .*< 1"):
+      _encoder(droplayer_rate=1.0).droplayer_rates()
+
 if __name__ == "__main__":
   absltest.main()
