@@ -87,6 +87,13 @@ class _Model(nn.Module):
   scan: bool = False
   remat_policy: str = "nothing_saveable"
   dtype_mm: str = "float32"
+  # Regularisers Big Vision's ViT lacks (Scenic's ViT has them): dropout of
+  # attention weights, and stochastic depth (per example, rate growing
+  # linearly to `droplayer` over depth; kept branches divided by 1 - rate
+  # with `droplayer_rescale`), see `layers.MoneEncoder`.
+  attention_dropout: float = 0.0
+  droplayer: float = 0.0
+  droplayer_rescale: bool = False
   # MoNE.
   num_experts: int = 4
   e_c: Optional[float] = 1.0  # None: the dense ViT path.
@@ -138,6 +145,9 @@ class _Model(nn.Module):
         dropout=self.dropout, num_experts=self.num_experts,
         router_type=self.router_type, scan=self.scan,
         remat_policy=self.remat_policy, dtype_mm=self.dtype_mm,
+        attention_dropout=self.attention_dropout,
+        droplayer_rate=self.droplayer,
+        droplayer_rescale=self.droplayer_rescale,
         name="Transformer")(x, capacities=capacities, deterministic=not train,
                             num_prefix_tokens=prefix)
     out["encoder"] = enc

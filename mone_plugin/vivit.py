@@ -77,13 +77,18 @@ class Transformer(nn.Module):
   num_experts: int = 4
   router_type: str = "learned"
   dtype_mm: str = "float32"
+  attention_dropout: float = 0.0
+  droplayer_rate: float = 0.0
 
   def setup(self):
     self.posembed_input = _PositionEmbedding()
+    # Stochastic depth as ViViT's: per example, not rescaled.
     self.encoder = layers.MoneEncoder(
         depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
         dropout=self.dropout, num_experts=self.num_experts,
-        router_type=self.router_type, dtype_mm=self.dtype_mm)
+        router_type=self.router_type, dtype_mm=self.dtype_mm,
+        attention_dropout=self.attention_dropout,
+        droplayer_rate=self.droplayer_rate)
     nn.share_scope(self, self.encoder)
     self.drop = nn.Dropout(rate=self.dropout)
 
@@ -160,10 +165,10 @@ class SpaceTimeViViT(nn.Module):
     if self.classifier not in CLASSIFIERS:
       raise ValueError(f"classifier={self.classifier!r} is unknown; allowed: "
                        f"{CLASSIFIERS}.")
-    for name in ("attention_dropout_rate", "stochastic_droplayer_rate"):
-      if getattr(self, name):
-        raise ValueError(f"{name}={getattr(self, name)} is not supported by "
-                         "the MoNE encoder; allowed: 0.")
+    if not 0.0 <= self.stochastic_droplayer_rate < 1.0:
+      raise ValueError(
+          f"stochastic_droplayer_rate={self.stochastic_droplayer_rate} is "
+          "not allowed; allowed: 0 <= rate < 1.")
 
   def _pool(self, x):
     if self.classifier in ("token", "0"):
@@ -213,7 +218,8 @@ class SpaceTimeViViT(nn.Module):
       x, enc = Transformer(
           dropout=self.dropout_rate, num_experts=self.num_experts,
           router_type=self.router_type, dtype_mm=self.dtype_mm, name=name,
-          **kw)(x, capacities=capacities, deterministic=not train,
+          attention_dropout=self.attention_dropout_rate,
+          droplayer_rate=self.stochastic_droplayer_rate, **kw)(x, capacities=capacities, deterministic=not train,
                 num_prefix_tokens=prefix)
       return self._pool(x), enc
 

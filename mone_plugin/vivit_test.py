@@ -188,7 +188,7 @@ class ConfigTest(parameterized.TestCase):
       (dict(attention_config={"type": "spacetime"}), "attention_config.type"),
       (dict(temporal_encoding_config={"method": "temporal_sampling"}),
        "temporal_encoding_config.method"),
-      (dict(attention_dropout_rate=0.1), "attention_dropout_rate=0.1"),
+      (dict(stochastic_droplayer_rate=1.0), "stochastic_droplayer_rate=1.0"),
       (dict(classifier="cls"), "classifier='cls'"),
       (dict(e_c=0.05), "e_c=0.05 is infeasible"),
   )
