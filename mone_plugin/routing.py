@@ -45,21 +45,38 @@ def expert_preferred_routing(router_probs, capacities):
         f"capacities={tuple(capacities)} has {len(capacities)} entries but "
         f"router_probs has {num_experts} experts (last axis); they must match.")
   ks = capacity_lib.tokens_per_expert(capacities, n)
-  # f32 and -inf masking: in bf16 small probabilities underflow to 0 and would
-  # tie with masked tokens.
-  probs = router_probs.astype(jnp.float32)
+  # Sort keys: the bits of the f32 probabilities as int32, which order as the
+  # (non-negative) probabilities do and sort faster on CPU; taken tokens get
+  # -1, below every probability. f32: in bf16 small probabilities underflow
+  # to 0, which must still beat a taken token.
+  keys = jax.lax.bitcast_convert_type(
+      router_probs.astype(jnp.float32), jnp.int32)
   assignment = jnp.zeros(router_probs.shape[:-1], jnp.int32)
   taken = jnp.zeros(router_probs.shape[:-1], jnp.bool_)
   for j in range(num_experts - 1, 0, -1):
     if ks[j] == 0:
       continue
-    scores = jnp.where(taken, -jnp.inf, probs[..., j])
-    _, idx = jax.lax.top_k(scores, ks[j])
-    chosen = jnp.zeros_like(taken).at[
-        (*jnp.indices(idx.shape, sparse=True)[:-1], idx)].set(True)
+    chosen = _top_k_mask(jnp.where(taken, -1, keys[..., j]), ks[j])
     assignment = jnp.where(chosen, j, assignment)
     taken = taken | chosen
   return assignment
+
+
+def _top_k_mask(scores, k):
+  """bool mask of the k highest scores on the last axis (ties: lower index).
+
+  The same choice as `jax.lax.top_k`, written as a value sort, a threshold
+  and a running count of the ties at it: no index grid of the leading (batch)
+  shape, so it traces with a symbolic batch size, and it lowers to plain
+  StableHLO ops that older readers (TF's `XlaCallModule`) deserialize, unlike
+  `top_k`'s composite.
+  """
+  n = scores.shape[-1]
+  kth = jax.lax.sort(scores, dimension=scores.ndim - 1)[..., n - k:n - k + 1]
+  above = scores > kth
+  at = scores == kth
+  missing = k - jnp.sum(above, axis=-1, keepdims=True, dtype=jnp.int32)
+  return above | (at & (jnp.cumsum(at, axis=-1, dtype=jnp.int32) <= missing))
 
 
 def expert_sort_permutation(assignment):

@@ -235,6 +235,43 @@ class ExpertSortPermutationTest(parameterized.TestCase):
       np.testing.assert_array_equal(p[inv], np.arange(shape[-2]))
       np.testing.assert_array_equal(inv[p], np.arange(shape[-2]))
 
+  def test_same_choice_as_lax_top_k(self):
+    # The sort formulation picks exactly the tokens lax.top_k would (the
+    # earlier implementation, still what training checkpoints were made with).
+    def with_top_k(probs, capacities):
+      n = probs.shape[-2]
+      ks = capacity.tokens_per_expert(capacities, n)
+      assignment = np.zeros(probs.shape[:-1], np.int32)
+      taken = np.zeros(probs.shape[:-1], bool)
+      for j in range(probs.shape[-1] - 1, 0, -1):
+        if ks[j]:
+          scores = jnp.where(taken, -jnp.inf, probs[..., j])
+          _, idx = jax.lax.top_k(scores, ks[j])
+          chosen = np.zeros_like(taken)
+          np.put_along_axis(chosen, np.asarray(idx), True, axis=-1)
+          assignment[chosen] = j
+          taken |= chosen
+      return assignment
+
+    for n, cap in _CASES:
+      probs = _mixed_batch(n, n)
+      np.testing.assert_array_equal(
+          _epr(probs, _CAPACITIES[cap]), with_top_k(probs, _CAPACITIES[cap]))
+
+  def test_exports_with_symbolic_batch_and_plain_ops(self):
+    capacities = _CAPACITIES["paper_0.3"]
+    shape = jax.export.symbolic_shape("b, 13, 4")
+    exp = jax.export.export(jax.jit(
+        lambda p: routing.expert_preferred_routing(p, capacities)))(
+            jax.ShapeDtypeStruct(shape, jnp.float32))
+    text = exp.mlir_module()
+    self.assertNotIn("chlo.top_k", text)
+    self.assertNotIn("stablehlo.composite", text)
+    for b in (1, 5):
+      probs = _random_probs(b, (b, 13, 4), quantise=8)
+      np.testing.assert_array_equal(exp.call(probs),
+                                    _reference(probs, capacities))
+
   def test_inverse_undoes_on_features(self):
     probs = _random_probs(0, (3, 13, 4))
     experts = _epr(probs, _CAPACITIES["uniform"])
