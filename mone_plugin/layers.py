@@ -302,6 +302,42 @@ def effective_alpha(raw):
   return jnp.tanh(_reflect(raw))
 
 
+def router_metrics(params, grads):
+  """alpha and the router's gradient norm of every routed encoder.
+
+  Both trainers log these: the router learns only through alpha * r, and a
+  router whose gradient is 0 has stopped learning (MONE.md §2).
+
+  Args:
+    params: a model's parameter tree (nested dicts).
+    grads: the gradient of the loss, same tree.
+
+  Returns:
+    {"alpha/<encoder>": effective alpha, "l2_router_grads/<encoder>": norm},
+    one pair per encoder holding `router` and `alpha` (`Transformer` in a ViT,
+    `SpatialTransformer` in a ViViT, whose temporal transformer runs dense and
+    never uses its router, so it is left out).
+  """
+  out = {}
+
+  def visit(p, g, path):
+    if not hasattr(p, "keys"):
+      return
+    if "router" in p and "alpha" in p:
+      if path.endswith("TemporalTransformer"):
+        return
+      gs = jax.tree.leaves(g["router"])
+      out[f"alpha/{path}"] = effective_alpha(p["alpha"])
+      out[f"l2_router_grads/{path}"] = jnp.sqrt(
+          sum(jnp.sum(jnp.square(x)) for x in gs))
+      return
+    for k in p.keys():
+      visit(p[k], g[k], f"{path}/{k}" if path else k)
+
+  visit(params, grads, "")
+  return out
+
+
 class MoneEncoder(nn.Module):
   """Transformer encoder with a MoNE router and Expert Preferred Routing.
 

@@ -113,6 +113,18 @@ class BigVisionTrainTest(absltest.TestCase):
     self.assertEqual({m["train_e_c"] for m in self.metrics
                       if "train_e_c" in m}, {0.5})
 
+  def test_router_learns_at_every_logged_step(self):
+    # alpha starts at 0, and the warmup's learning rate at step 1 is 0: no
+    # router gradient at steps 1 and 2. From then on the router must keep a
+    # gradient to the end (a clipped alpha once cut it for good).
+    logged = [m for m in self.metrics if "l2_router_grads/Transformer" in m]
+    self.assertGreaterEqual(len(logged), 3, self.metrics)
+    self.assertEqual(logged[-1]["step"], 20)
+    for m in logged:
+      if m["step"] > 2:
+        self.assertGreater(m["l2_router_grads/Transformer"], 0.0, m)
+        self.assertBetween(m["alpha/Transformer"], 1e-9, 1.0 - 1e-9)
+
   def test_gflops_and_one_metric_per_budget(self):
     first, last = self.metrics[0], self.metrics[-1]
     self.assertLess(first["gflops_ec0.5"], first["gflops_ec1"])

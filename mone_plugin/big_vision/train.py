@@ -65,6 +65,7 @@ import tensorflow as tf
 
 from tensorflow.io import gfile
 
+from mone_plugin import layers as mone_layers
 from mone_plugin.big_vision import budgets as budgets_lib
 
 matplotlib.use("Agg")
@@ -287,6 +288,10 @@ def train_and_evaluate(config, workdir, cleanup=False):
     measurements["l2_params"] = jnp.sqrt(sum([jnp.sum(p * p) for p in ps]))
     us = jax.tree.leaves(updates)
     measurements["l2_updates"] = jnp.sqrt(sum([jnp.sum(u * u) for u in us]))
+    # alpha and the router's gradient (before this update): the router learns
+    # only through alpha * r.
+    measurements.update(mone_layers.router_metrics(
+        train_state["params"], grads))
     return {"params": params, "opt": opt}, measurements
 
 ################################################################################

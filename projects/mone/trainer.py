@@ -59,6 +59,7 @@ from scenic.train_lib import pretrain_utils
 from scenic.train_lib import train_utils
 import tensorflow as tf
 
+from mone_plugin import layers as mone_layers
 from projects.mone import model as mone_model
 
 Batch = Dict[str, jnp.ndarray]
@@ -147,6 +148,8 @@ def train_step(
   logs = {'l2_grads': norm(grad), 'l2_params': norm(params),
           'l2_updates': norm(updates),
           'learning_rate': lr_fn(train_state.global_step)}
+  # alpha and the router's gradient: the router learns only through alpha * r.
+  logs.update(mone_layers.router_metrics(train_state.params, grad))
   metrics = _named_metrics(metrics_fn, logits, batch)
   new_state = train_state.replace(
       global_step=train_state.global_step + 1, opt_state=opt_state,
