@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 from scenic import app
+from scenic.train_lib import classification_trainer
 from scenic.train_lib import train_utils
 
 # Registers the local image and video datasets.
@@ -48,6 +49,13 @@ _TRAINERS = {
     'mone_trainer': trainer.train,
     'mone_nested_trainer': trainer.train_nested,
     'mone_evaluator': trainer.evaluate,
+    # Scenic's own trainers, so that Scenic's configs run with MoNE models by
+    # switching `model_name` only: the classification trainer trains at the
+    # model's configured e_c; ViViT's `vivit_trainer` does not import at the
+    # pinned Scenic commit, and `mone_trainer` does what it did (multi-view
+    # test evaluation included) at every budget of `config.mone`.
+    'classification_trainer': classification_trainer.train,
+    'vivit_trainer': trainer.train,
 }
 
 

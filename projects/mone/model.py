@@ -34,15 +34,20 @@ from typing import Any, Optional, Sequence, Tuple, Union
 
 from absl import logging
 import flax
+import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from scenic.model_lib.base_models import model_utils as base_model_utils
 from scenic.model_lib.base_models import classification_model
+from scenic.model_lib.layers import attention_layers
+from scenic.projects.baselines import vit as scenic_vit
 from scenic.projects.vivit import model_utils as vivit_model_utils
 
 from mone_plugin import capacity as capacity_lib
 from mone_plugin import flops as flops_lib
+from mone_plugin import layers as mone_layers
 from mone_plugin import vit as mone_vit
 
 Budget = Union[None, float, Tuple[float, ...]]
@@ -125,28 +130,245 @@ class MoneViT(mone_vit._Model):  # pylint: disable=protected-access
     return out['experts'].reshape(-1, h, w)
 
 
-class MoneViTClassificationModel(classification_model.ClassificationModel):
-  """MoNE ViT for n-way image classification.
+# Scenic's ViT options (`projects/baselines/vit.py`): `config.model` holds
+# either these or Big Vision's (`_VIT_FIELDS`), plus the MoNE ones.
+SCENIC_VIT_FIELDS = ('hidden_size', 'num_layers', 'mlp_dim', 'num_heads',
+                     'patches', 'classifier', 'representation_size',
+                     'dropout_rate', 'attention_dropout_rate',
+                     'stochastic_depth', 'positional_embedding',
+                     'data_dtype_str')
+_MONE_FIELDS = ('num_experts', 'e_c', 'capacity_method', 'router_type')
+# Scenic classifier -> the pooling of the core ViT (and of its FLOP count).
+SCENIC_CLASSIFIERS = {'token': 'tok', '0': '0', 'gap': 'gap', 'gmp': 'gap',
+                      'gsp': 'gap', 'map': 'map', 'none': 'none'}
+SCENIC_POSITIONAL_EMBEDDINGS = ('learned_1d', 'sinusoidal_1d',
+                                'sinusoidal_2d', 'none')
 
-  `config.model` holds Big Vision ViT options (`variant` or `patch_size`,
-  `width`, `depth`, `mlp_dim`, `num_heads`, `pool_type`, ...) and the MoNE
-  ones (`e_c`, `num_experts`, `capacity_method`, `router_type`).
+
+class ScenicEncoder(nn.Module):
+  """Scenic's ViT `Encoder` (position embedding, dropout) over MoNE blocks.
+
+  Parameters sit where Scenic's ViT has them: `posembed_input/pos_embedding`
+  (added after the class token, as Scenic does), then the blocks,
+  `encoder_norm`, `router` and `alpha` of the core encoder in this scope.
+  Stochastic depth is Scenic's `stochastic_depth` (rescaled, as timm).
   """
+  depth: int
+  mlp_dim: int
+  num_heads: int
+  positional_embedding: str = 'learned_1d'
+  dropout: float = 0.0
+  attention_dropout: float = 0.0
+  droplayer: float = 0.0
+  num_experts: int = 4
+  router_type: str = 'learned'
+  dtype_mm: str = 'float32'
 
-  def build_flax_model(self) -> MoneViT:
-    cfg = dict(self.config.model)
-    unknown = sorted(set(cfg) - set(_VIT_FIELDS))
-    if unknown:
-      raise ValueError(f'config.model has unknown fields {unknown}; allowed: '
-                       f'{list(_VIT_FIELDS)}.')
+  def setup(self):
+    if self.positional_embedding == 'learned_1d':
+      self.posembed_input = scenic_vit.AddPositionEmbs(
+          posemb_init=nn.initializers.normal(stddev=0.02))
+    elif self.positional_embedding == 'sinusoidal_1d':
+      self.posemb_fixed = attention_layers.Add1DPositionEmbedding(
+          posemb_init=None)
+    elif self.positional_embedding == 'sinusoidal_2d':
+      self.posemb_fixed = attention_layers.AddFixedSinCosPositionEmbedding()
+    self.drop = nn.Dropout(rate=self.dropout)
+    self.encoder = mone_layers.MoneEncoder(
+        depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
+        dropout=self.dropout, attention_dropout=self.attention_dropout,
+        droplayer_rate=self.droplayer, droplayer_rescale=True,
+        num_experts=self.num_experts, router_type=self.router_type,
+        dtype_mm=self.dtype_mm)
+    nn.share_scope(self, self.encoder)
+
+  def _add_posemb(self, x, num_prefix_tokens):
+    typ = self.positional_embedding
+    if typ == 'learned_1d':
+      return self.posembed_input(x)
+    if typ == 'sinusoidal_1d':
+      return self.posemb_fixed(x)
+    if typ == 'sinusoidal_2d':
+      p, (b, n, c) = num_prefix_tokens, x.shape
+      side = int(round((n - p) ** 0.5))
+      if side * side != n - p:
+        raise ValueError('positional_embedding=sinusoidal_2d needs a square '
+                         f'grid of patches; got {n - p} patches.')
+      grid = self.posemb_fixed(x[:, p:].reshape(b, side, side, c))
+      return jnp.concatenate([x[:, :p], grid.reshape(b, n - p, c)], axis=1)
+    return x  # 'none'
+
+  def __call__(self, x, *, capacities=None, deterministic=True,
+               num_prefix_tokens=0):
+    x = self._add_posemb(x, num_prefix_tokens)
+    x = self.drop(x, deterministic)
+    # The router reads the tokens after position embedding [choice].
+    return self.encoder(x, capacities=capacities, deterministic=deterministic,
+                        num_prefix_tokens=num_prefix_tokens)
+
+
+class MoneScenicViT(mone_vit._Model):  # pylint: disable=protected-access
+  """MoNE ViT with Scenic's ViT parameter names (`baselines/vit.py`).
+
+  `embedding`, `cls`, `Transformer` (`posembed_input`, `encoderblock_{i}`,
+  `encoder_norm`, plus `router`, `alpha`), `pre_logits` and
+  `output_projection`: a Scenic ViT checkpoint loads unchanged. The core
+  fields keep Big Vision's names (`width`, `depth`, ...; `pool_type` is the
+  core's pooling of `classifier`, for FLOP counts).
+  """
+  classifier: str = 'gap'
+  positional_embedding: str = 'learned_1d'
+
+  def capacities(self, e_c):
+    return resolve_capacities(e_c, self.num_experts, self.capacity_method)
+
+  @nn.compact
+  def forward(self, x, *, train: bool, budget: Any = CONFIGURED):
+    """Returns (logits, out) as the core ViT does (a subset of its `out`)."""
+    e_c = self.e_c if budget is CONFIGURED else budget
+    out = {'capacities': self.capacities(e_c)}
+    x = nn.Conv(self.width, tuple(self.patch_size),
+                strides=tuple(self.patch_size), padding='VALID',
+                name='embedding', dtype=self.dtype_mm)(
+                    jnp.asarray(x, self.dtype_mm))
+    n, h, w, c = x.shape
+    x = jnp.reshape(x, [n, h * w, c])
+    prefix = int(self.classifier == 'token')
+    if prefix:
+      cls = self.param('cls', nn.initializers.zeros, (1, 1, c), x.dtype)
+      x = jnp.concatenate([jnp.tile(cls, [n, 1, 1]), x], axis=1)
+    x, enc = ScenicEncoder(
+        depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
+        positional_embedding=self.positional_embedding, dropout=self.dropout,
+        attention_dropout=self.attention_dropout, droplayer=self.droplayer,
+        num_experts=self.num_experts, router_type=self.router_type,
+        dtype_mm=self.dtype_mm, name='Transformer')(
+            x, capacities=out['capacities'], deterministic=not train,
+            num_prefix_tokens=prefix)
+    out.update(enc)
+    out['encoded'] = x
+    out['grid'] = (h, w)
+    if self.classifier in ('token', '0'):
+      x = x[:, 0]
+    elif self.classifier in ('gap', 'gmp', 'gsp'):
+      x = {'gap': jnp.mean, 'gmp': jnp.max, 'gsp': jnp.sum}[
+          self.classifier](x, axis=1)
+    elif self.classifier == 'map':
+      x = scenic_vit.MAPHead(num_heads=self.num_heads, mlp_dim=self.mlp_dim)(x)
+    if self.rep_size:
+      x = nn.tanh(nn.Dense(self.rep_size, name='pre_logits')(x))
+    out['pre_logits'] = x
+    if self.num_classes:
+      x = nn.Dense(self.num_classes, kernel_init=nn.initializers.zeros,
+                   name='output_projection')(x)
+    return x, out
+
+  def __call__(self, x, *, train: bool, debug: bool = False,
+               budget: Any = CONFIGURED):
+    del debug
+    return self.forward(x, train=train, budget=budget)[0]
+
+  def routing(self, x, *, budget: Any = CONFIGURED):
+    """Expert (0 = smallest) of every patch, [B, h, w]."""
+    _, out = self.forward(x, train=False, budget=budget)
+    if 'experts' not in out:
+      raise ValueError('The dense path (budget None) routes no token.')
+    return out['experts'].reshape(-1, *out['grid'])
+
+
+def _mone_fields(cfg, mone):
+  """MoNE fields of `config.model`; e_c falls back to `config.mone.e_c`."""
+  kw = {k: cfg.pop(k) for k in _MONE_FIELDS if k in cfg}
+  e_c = (mone or {}).get('e_c', CONFIGURED)
+  if 'e_c' not in kw and e_c is not CONFIGURED:
+    kw['e_c'] = None if e_c is None else float(e_c)
+  return kw
+
+
+def _scenic_vit_kwargs(cfg, dtype_mm):
+  """Core (Big Vision) names of a Scenic ViT `config.model`."""
+  missing = [k for k in ('hidden_size', 'num_layers', 'mlp_dim', 'num_heads',
+                         'patches') if cfg.get(k) is None]
+  if missing:
+    raise ValueError(f'config.model lacks the Scenic ViT fields {missing}.')
+  classifier = cfg.get('classifier', 'gap')
+  if classifier not in SCENIC_CLASSIFIERS:
+    raise ValueError(f'config.model.classifier={classifier!r} is unknown; '
+                     f'allowed: {sorted(SCENIC_CLASSIFIERS)}.')
+  posemb = cfg.get('positional_embedding', 'learned_1d')
+  if posemb not in SCENIC_POSITIONAL_EMBEDDINGS:
+    raise ValueError(f'config.model.positional_embedding={posemb!r} is '
+                     f'unknown; allowed: {list(SCENIC_POSITIONAL_EMBEDDINGS)}.')
+  return dict(
+      width=cfg['hidden_size'], depth=cfg['num_layers'],
+      mlp_dim=cfg['mlp_dim'], num_heads=cfg['num_heads'],
+      patch_size=tuple(cfg['patches']['size']), classifier=classifier,
+      pool_type=SCENIC_CLASSIFIERS[classifier], positional_embedding=posemb,
+      rep_size=cfg.get('representation_size') or False,
+      dropout=cfg.get('dropout_rate') or 0.0,
+      attention_dropout=cfg.get('attention_dropout_rate') or 0.0,
+      droplayer=cfg.get('stochastic_depth') or 0.0, dtype_mm=dtype_mm)
+
+
+def vit_module(config, num_classes):
+  """The MoNE ViT module of a Scenic config, in either vocabulary.
+
+  Scenic's ViT fields (`SCENIC_VIT_FIELDS`) give a `MoneScenicViT` (Scenic's
+  parameter names: Scenic ViT checkpoints and configs work as they are); Big
+  Vision's (`_VIT_FIELDS`) give a `MoneViT` (Big Vision's names).
+
+  Args:
+    config: the experiment config (`model`, optional `mone` and
+      `model_dtype_str`).
+    num_classes: classifier outputs.
+
+  Returns:
+    The Flax module.
+
+  Raises:
+    ValueError: unknown fields, both vocabularies at once, bad values or an
+      infeasible budget (each error names the field and what is allowed).
+  """
+  cfg = dict(config.model)
+  unknown = sorted(set(cfg) - set(_VIT_FIELDS) - set(SCENIC_VIT_FIELDS))
+  if unknown:
+    raise ValueError(
+        f'config.model has unknown fields {unknown}; allowed: Scenic ViT '
+        f'fields {list(SCENIC_VIT_FIELDS)} or Big Vision ViT fields '
+        f'{list(_VIT_FIELDS)}, and the MoNE ones {list(_MONE_FIELDS)}.')
+  mone_kw = _mone_fields(cfg, config.get('mone'))
+  scenic = sorted(set(cfg) & (set(SCENIC_VIT_FIELDS) - set(_VIT_FIELDS)))
+  bv = sorted(set(cfg) & (set(_VIT_FIELDS) - set(SCENIC_VIT_FIELDS)))
+  if scenic and bv:
+    raise ValueError(f'config.model mixes Scenic ViT fields {scenic} with '
+                     f'Big Vision ViT fields {bv}; use one vocabulary.')
+  if scenic:
+    module = MoneScenicViT(
+        num_classes=num_classes, **mone_kw, **_scenic_vit_kwargs(
+            cfg, config.get('model_dtype_str', 'float32')))
+  else:
     variant = cfg.pop('variant', None)
     if 'patch_size' in cfg:
       cfg['patch_size'] = tuple(cfg['patch_size'])
-    kwargs = {**mone_vit.decode_variant(variant), **cfg}
-    module = MoneViT(num_classes=self.dataset_meta_data['num_classes'],
-                     **kwargs)
-    check_budget(module.e_c, module.num_experts, module.capacity_method)
-    return module
+    module = MoneViT(num_classes=num_classes, **mone_kw,
+                     **{**mone_vit.decode_variant(variant), **cfg})
+  check_budget(module.e_c, module.num_experts, module.capacity_method)
+  return module
+
+
+class MoneViTClassificationModel(classification_model.ClassificationModel):
+  """MoNE ViT for n-way image classification.
+
+  `config.model` is a Scenic ViT config (`hidden_size`, `num_layers`,
+  `mlp_dim`, `num_heads`, `patches.size`, `classifier`, ...: Scenic's
+  parameter names) or holds Big Vision ViT options (`variant` or
+  `patch_size`, `width`, `depth`, `pool_type`, ...: Big Vision's names), plus
+  the MoNE fields (`e_c`, `num_experts`, `capacity_method`, `router_type`;
+  `e_c` may come from `config.mone.e_c` instead).
+  """
+
+  def build_flax_model(self) -> mone_vit._Model:  # pylint: disable=protected-access
+    return vit_module(self.config, self.dataset_meta_data['num_classes'])
 
   @property
   def num_experts(self) -> int:
@@ -170,6 +392,12 @@ class MoneViTClassificationModel(classification_model.ClassificationModel):
         pool_type=m.pool_type, channels=shape[-1], rep_size=m.rep_size)
 
   def default_flax_model_config(self) -> ml_collections.ConfigDict:
+    """A tiny Scenic ViT config (Scenic's layout) at e_c 0.5."""
     return ml_collections.ConfigDict(dict(
-        patch_size=(4, 4), width=32, depth=2, mlp_dim=64, num_heads=2,
-        pool_type='gap', e_c=0.5))
+        model=dict(hidden_size=32, num_layers=2, mlp_dim=64, num_heads=2,
+                   patches={'size': (4, 4)}, classifier='gap',
+                   representation_size=None, dropout_rate=0.0,
+                   attention_dropout_rate=0.0, stochastic_depth=0.0),
+        mone=dict(e_c=0.5),
+        model_dtype_str='float32',
+        data_dtype_str='float32'))
