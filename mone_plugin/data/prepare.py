@@ -145,12 +145,71 @@ def ensure_prepared(names=DATASETS,
   return directory
 
 
+def check_prepared(name, data_dir=None):  # pylint: disable=redefined-outer-name
+  """Raises a one-line FileNotFoundError unless local data set `name` is built.
+
+  Args:
+    name: A TFDS data set name; names other than `DATASETS` are not checked.
+    data_dir: TFDS data dir; default `data_dir()`.
+  """
+  if name not in BUILDERS:
+    return
+  directory = os.path.abspath(
+      os.path.expanduser(data_dir or _default_data_dir()))
+  if not BUILDERS[name](data_dir=directory).is_prepared():
+    raise FileNotFoundError(
+        f"Data set {name} is not built in {directory}: run `make data` (or "
+        f"`python -m mone_plugin.data.prepare --data_dir={directory}`).")
+
+
+def corrupted_file(name, data_dir=None):  # pylint: disable=redefined-outer-name
+  """The first TFRecord file of data set `name` that fails to read, or None."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  directory = os.path.abspath(
+      os.path.expanduser(data_dir or _default_data_dir()))
+  for path in sorted(tf.io.gfile.glob(
+      os.path.join(directory, name, "*", "*.tfrecord*"))):
+    try:
+      for _ in tf.data.TFRecordDataset(path):
+        pass
+    except tf.errors.DataLossError:
+      return path
+  return None
+
+
+def name_corrupted_file(iterable, name, data_dir=None):  # pylint: disable=redefined-outer-name
+  """Yields from `iterable`; a DataLossError names the damaged file and fix.
+
+  Args:
+    iterable: Batches read from data set `name` (a tf.data pipeline).
+    name: The TFDS data set name.
+    data_dir: Its TFDS data dir; default `data_dir()`.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    yield from iterable
+  except tf.errors.DataLossError as e:
+    path = corrupted_file(name, data_dir)
+    what = f"{path} is corrupted" if path else "a TFRecord file is corrupted"
+    directory = os.path.join(os.path.abspath(
+        os.path.expanduser(data_dir or _default_data_dir())), name)
+    raise IOError(
+        f"Data set {name}: {what} ({e.message.splitlines()[0]}); delete "
+        f"{directory} and run `make data` to rebuild it.") from None
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   tfds.display_progress_bar(False)
   names = flags.FLAGS.datasets
-  directory = ensure_prepared(names, flags.FLAGS.data_dir)
+  try:
+    directory = ensure_prepared(names, flags.FLAGS.data_dir)
+  except OSError as e:  # Unwritable, read-only or not a directory.
+    if e.filename is None:
+      raise
+    raise SystemExit(f"prepare: cannot write {e.filename} ({e.strerror}); "
+                     "give a writable --data_dir or $MONE_DATA_DIR.") from None
   logging.info("Data sets %s are ready in %s.", names, directory)
 
 

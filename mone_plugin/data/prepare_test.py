@@ -87,5 +87,54 @@ class PrepareTest(absltest.TestCase):
     self.assertEqual(fashion_mnist.missing_files(directory), [])
 
 
+class DataErrorsTest(absltest.TestCase):
+  """Bad data dirs and files fail in one line naming the path and the fix."""
+
+  def test_missing_or_empty_data_dir(self):
+    with tempfile.TemporaryDirectory() as d:
+      for directory in (d, os.path.join(d, "absent")):
+        with self.assertRaisesRegex(
+            FileNotFoundError, f"^Data set fashion_mnist_local is not built "
+            f"in {directory}: run `make data`"):
+          prepare.check_prepared("fashion_mnist_local", directory)
+    prepare.check_prepared("fashion_mnist_local", prepare.ensure_prepared())
+    prepare.check_prepared("imagenet2012", "/absent")  # Not ours: unchecked.
+
+  def test_corrupted_tfrecord_named(self):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    source = prepare.ensure_prepared("fashion_mnist_local")
+    with tempfile.TemporaryDirectory() as d:
+      version = os.path.join(d, "fashion_mnist_local", "1.1.0")
+      os.makedirs(version)
+      name = "fashion_mnist_local-test.tfrecord-00000-of-00001"
+      path = os.path.join(version, name)
+      with open(os.path.join(source, "fashion_mnist_local", "1.1.0", name),
+                "rb") as f:
+        data = bytearray(f.read(200_000))
+      data[5000:5010] = b"x" * 10
+      with open(path, "wb") as f:
+        f.write(data)
+      self.assertEqual(prepare.corrupted_file("fashion_mnist_local", d), path)
+      records = prepare.name_corrupted_file(
+          tf.data.TFRecordDataset(path), "fashion_mnist_local", d)
+      with self.assertRaisesRegex(
+          IOError, f"^Data set fashion_mnist_local: {path} is corrupted "
+          rf"\(.*\); delete {d}/fashion_mnist_local and run `make data`"):
+        list(records)
+
+  def test_unwritable_data_dir_is_one_line(self):
+    with tempfile.NamedTemporaryFile() as f:  # A file: no dir below it.
+      result = subprocess.run(
+          [sys.executable, "-m", "mone_plugin.data.prepare",
+           f"--data_dir={f.name}/tfds", "--datasets=fashion_mnist_local"],
+          cwd=_REPO, capture_output=True, text=True, check=False,
+          env=dict(os.environ, PYTHONPATH=_REPO))
+    self.assertEqual(result.returncode, 1)
+    self.assertNotIn("Traceback", result.stderr)
+    self.assertRegex(result.stderr.strip().splitlines()[-1],
+                     f"^prepare: cannot write {f.name}.*; give a writable "
+                     r"--data_dir or \$MONE_DATA_DIR\.$")
+
+
 if __name__ == "__main__":
   absltest.main()
