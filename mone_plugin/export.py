@@ -371,7 +371,7 @@ def _save_tf(model, params, image_shape, e_cs, value_range, path):
   signatures = {}
   for e_c in e_cs:
     converted = jax2tf.convert(
-        _forward_fn(model, e_c, value_range), native_serialization=True,
+        _forward_fn(model, e_c, value_range),
         polymorphic_shapes=[None, "(b, ...)"], with_gradient=False)
     fn = tf.function(_bind_params(converted, module),
                      input_signature=[spec], autograph=False)
