@@ -161,6 +161,16 @@ class TrainersTest(absltest.TestCase):
     writer, (state, _, eval_summary) = run(trainer.train, config, workdir)
     first, last = first_and_last(writer.scalars['train_loss'])
     self.assertLess(last, first - 0.05, f'{first} -> {last}')
+    # The router learns to the end. alpha starts at 0 and the warmup's
+    # learning rate is 0 at step 1: no router gradient at steps 1 and 2; then
+    # every logged window has a non-zero router gradient and alpha in (0, 1).
+    grads = writer.scalars['l2_router_grads/SpatialTransformer']
+    alphas = writer.scalars['alpha/SpatialTransformer']
+    self.assertEqual(max(grads), 12)
+    for step in grads:
+      if step > 2:
+        self.assertGreater(grads[step], 0.0, f'step {step}: {grads}')
+        self.assertBetween(alphas[step], 1e-9, 1.0 - 1e-9)
     # Evaluated at both budgets, with GFLOPs growing with e_c.
     self.assertLess(eval_summary['gflops_ec0.30'],
                     eval_summary['gflops_ec1.00'])
