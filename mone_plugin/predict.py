@@ -77,17 +77,24 @@ class Predictor:
           f"{sorted(self.budgets)} (e_c "
           f"{[b['e_c'] for b in self.manifest['budgets']]}).")
     self.budget = self.budgets[name]
-    try:
-      self._model = tf.saved_model.load(os.path.join(export_dir,
-                                                     "saved_model"))
-      self._fn = self._model.signatures[self.budget["signature"]]
-    except Exception as e:  # pylint: disable=broad-exception-caught
-      raise PredictError(
-          f"--export={export_dir}: its SavedModel cannot be loaded "
-          f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]}); "
-          "rerun mone_plugin.export.") from None
     inp = self.manifest["input"]
     self.shape = (inp["height"], inp["width"], inp["channels"])
+    self._dir, self._fn = export_dir, None
+
+  def load(self):
+    """Loads the SavedModel (else done by the first call)."""
+    if self._fn is not None:
+      return self
+    try:
+      model = tf.saved_model.load(os.path.join(self._dir, "saved_model"))
+      self._fn = model.signatures[self.budget["signature"]]
+    except Exception as e:  # pylint: disable=broad-exception-caught
+      raise PredictError(
+          f"--export={self._dir}: its SavedModel cannot be loaded "
+          f"({type(e).__name__}: {str(e).strip().splitlines()[0][:200]}); "
+          "rerun mone_plugin.export.") from None
+    self._model = model
+    return self
 
   def __call__(self, images):
     """uint8 [B, H, W, C] -> dict of numpy logits, probabilities, experts."""
@@ -99,7 +106,7 @@ class Predictor:
     if images.dtype != np.uint8:
       raise PredictError(f"images are {images.dtype}; the export takes uint8 "
                          "pixels in [0, 255].")
-    out = self._fn(images=tf.constant(images))
+    out = self.load()._fn(images=tf.constant(images))
     return {k: v.numpy() for k, v in out.items()}
 
   def class_name(self, i):
@@ -142,7 +149,7 @@ def predict(export_dir, budget, paths, out_dir=".", top=5, resize=True):
   """Prints the top classes of each image and writes its routing map."""
   model = Predictor(export_dir, budget)
   images = np.stack([load_image(p, model.shape, resize) for p in paths])
-  out = model(images)
+  out = model.load()(images)
   os.makedirs(out_dir, exist_ok=True)
   b = model.budget
   results = []
