@@ -167,6 +167,10 @@ def claim(workdir, config_json, resuming, orphans=(), keep=()):
       files or directories that no finished checkpoint refers to.
     keep: Base names matching `orphans` that are still in use.
   """
+  if "://" in workdir:  # An object store (gs://...): no flock there.
+    logging.warning("Workdir %s is not local: not locked or checked.",
+                    workdir)
+    return
   lock(workdir)
   check_config(workdir, config_json, resuming)
   for pattern in orphans:
