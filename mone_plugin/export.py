@@ -375,7 +375,6 @@ def _save_tf(model, params, image_shape, e_cs, value_range, path):
         polymorphic_shapes=[None, "(b, ...)"], with_gradient=False)
     fn = tf.function(_bind_params(converted, module),
                      input_signature=[spec], autograph=False)
-    setattr(module, f"serve_{budget_name(e_c).replace('.', '_')}", fn)
     signatures[budget_name(e_c)] = fn.get_concrete_function()
   signatures["serving_default"] = signatures[budget_name(max(
       e_cs, key=lambda e: 2.0 if e is None else e))]
