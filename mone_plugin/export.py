@@ -20,8 +20,8 @@ r"""Exports a trained MoNE ViT at the compute budgets you choose.
 
 `--workdir` is a Big Vision MoNE run (`mone_plugin.big_vision.train`: its
 `config.json` and `checkpoint.bv`) or a Scenic one (`projects.mone.main`: its
-`checkpoint_<step>`; Scenic keeps no config there, so pass the run's
-`--config`). The budget is a list of e_c (or `dense`), of GFLOPs per image
+`checkpoint_<step>` and `config.json`, or the run's `--config`), in Big
+Vision's or Scenic's model vocabulary. The budget is a list of e_c (or `dense`), of GFLOPs per image
 (each turned into the e_c that meets it), or one latency target in ms per
 batch of `--latency_batch` images, measured here on the current JAX backend:
 the largest e_c that meets it is exported and the measurement written to
@@ -53,6 +53,7 @@ from absl import app
 from absl import flags
 from absl import logging
 import flax
+from flax.training import checkpoints as flax_checkpoints
 import jax
 import jax.numpy as jnp
 import ml_collections as mlc
@@ -155,20 +156,58 @@ def _read_big_vision(workdir):
       class_names=_class_names(data.get("name"), data.get("data_dir")))
 
 
+# Scenic ViT config fields (`projects/mone` with Scenic's vocabulary) -> the
+# core ViT's; such checkpoints carry Scenic's parameter names.
+_SCENIC_FIELDS = {"hidden_size": "width", "num_layers": "depth",
+                  "mlp_dim": "mlp_dim", "num_heads": "num_heads",
+                  "representation_size": "rep_size"}
+
+
+def _from_scenic_vocabulary(params, cfg):
+  """Scenic-named params and config.model -> the core ViT's (same model)."""
+  classifier = cfg.get("classifier", "gap")
+  posemb = cfg.get("positional_embedding", "learned_1d")
+  if classifier not in ("gap", "0") or posemb != "learned_1d":
+    raise ExportError(
+        f"Scenic classifier={classifier!r}, positional_embedding={posemb!r}: "
+        "export supports Scenic-vocabulary models with classifier 'gap' or "
+        "'0' and learned_1d position embeddings (or Big Vision's vocabulary).")
+  model_cfg = {core: cfg[k] for k, core in _SCENIC_FIELDS.items()
+               if cfg.get(k) is not None}
+  model_cfg.update(pool_type=classifier, posemb="learn",
+                   patch_size=tuple(cfg["patches"]["size"]))
+  model_cfg.update({k: cfg[k] for k in ("num_experts", "capacity_method",
+                                        "router_type") if k in cfg})
+  params = dict(params)
+  enc = dict(params.pop("Transformer"))
+  params["pos_embedding"] = enc.pop("posembed_input")["pos_embedding"]
+  params["Transformer"] = enc
+  if "output_projection" in params:
+    params["head"] = params.pop("output_projection")
+  return params, model_cfg
+
+
 def _read_scenic(workdir, config):
   """params of a Scenic run (flax checkpoint_<step>) and its config."""
+  path = os.path.join(workdir, "config.json")
+  if config is None and os.path.exists(path):
+    with open(path) as f:
+      config = mlc.ConfigDict(json.load(f))
   if config is None:
     raise ExportError(
-        f"{workdir} is a Scenic workdir, which keeps no config: pass the "
-        "run's config with --config=projects/mone/configs/<file>.py.")
-  state = flax.training.checkpoints.restore_checkpoint(workdir, None)
+        f"{workdir} is a Scenic workdir without config.json: pass the run's "
+        "config with --config=projects/mone/configs/<file>.py.")
+  state = flax_checkpoints.restore_checkpoint(workdir, None)
   if not state or "params" not in state:
     raise ExportError(f"{workdir}: the Scenic checkpoint holds no params.")
+  params = jax.tree.map(np.asarray, state["params"])
+  model_cfg = dict(config.get("model") or {})
+  if "hidden_size" in model_cfg:
+    params, model_cfg = _from_scenic_vocabulary(params, model_cfg)
   ds = config.get("dataset_configs") or {}
   return Checkpoint(
-      framework="scenic", params=jax.tree.map(np.asarray, state["params"]),
-      model_cfg=dict(config.get("model") or {}), num_classes=None,
-      image_size=ds.get("image_size"),
+      framework="scenic", params=params, model_cfg=model_cfg,
+      num_classes=None, image_size=ds.get("image_size"),
       class_names=_class_names(ds.get("tfds_name"), ds.get("data_dir")))
 
 
