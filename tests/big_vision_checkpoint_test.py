@@ -161,8 +161,8 @@ class BigVisionCheckpointTest(absltest.TestCase):
   def test_shape_mismatch_names_parameter_and_shapes(self):
     mone, _, init, cfg = self._mone(num_classes=5)
     with self.assertRaisesRegex(
-        ValueError, r"head/kernel: \(32, 10\) in the checkpoint, \(32, 5\) "
-        r"in the model"):
+        ValueError, r"does not fit the model: parameter head/bias: \(10,\) "
+        r"in the checkpoint, \(5,\) in the model \(and 1 more\)"):
       mone.load(init, self.ckpt, cfg)
 
   def test_unknown_parameter_rejected(self):

@@ -28,8 +28,8 @@ from absl import logging
 from big_vision import utils
 from big_vision.models import common
 from big_vision.models import vit as bv_vit
-import numpy as np
 
+from mone_plugin import checkpoints
 from mone_plugin import vit as mone_vit
 
 Model = mone_vit.Model
@@ -37,19 +37,6 @@ decode_variant = mone_vit.decode_variant
 
 # What MoNE adds to Big Vision's ViT parameters.
 MONE_PARAMS = ("Transformer/router/.*", "Transformer/alpha")
-
-
-def _shape_errors(params, init_params):
-  errors = []
-  shape = lambda x: tuple(x.shape if hasattr(x, "shape") else np.shape(x))
-  init_shapes = {name: shape(value) for name, value
-                 in utils.tree_flatten_with_names(init_params)[0]}
-  for name, value in utils.tree_flatten_with_names(params)[0]:
-    want = init_shapes.get(name)
-    if want is not None and shape(value) != want:
-      errors.append(f"  {name}: {shape(value)} in the checkpoint, "
-                    f"{want} in the model")
-  return errors
 
 
 def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=invalid-name
@@ -71,9 +58,10 @@ def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=in
     The parameter tree, in the structure of `init_params`.
 
   Raises:
-    ValueError: a parameter's shape differs between file and model (the error
-      names each such parameter and both shapes), or the trees differ in
-      parameters other than the MoNE-only ones.
+    ValueError: a parameter's shape differs between file and model, or it
+      holds NaN/inf (`mone_plugin.checkpoints.verify` names the first such
+      parameter), or the trees differ in parameters other than the MoNE-only
+      ones.
   """
   init_file = bv_vit.VANITY_NAMES.get(init_file, init_file)
   restored = bv_vit.fix_old_checkpoints(utils.load_params(init_file))
@@ -97,8 +85,6 @@ def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=in
   if init_params is not None and "pos_embedding" in init_params:
     params["pos_embedding"] = bv_vit.resample_posemb(
         old=params["pos_embedding"], new=init_params["pos_embedding"])
-  if init_params is not None and (errors := _shape_errors(params, init_params)):
-    raise ValueError(
-        f"Checkpoint {init_file} does not fit the model; shape mismatch:\n"
-        + "\n".join(errors))
+  if init_params is not None:
+    checkpoints.verify(params, init_params, source=init_file)
   return params
