@@ -10,7 +10,7 @@ FRAMEWORKS_DIR ?= $(HOME)/frameworks
 BIG_VISION_COMMIT = 0127fb6b337ee2a27bf4e54dea79cff176527356
 SCENIC_COMMIT = 4a38d475ee89cb821078c0e2bf2065ee030e1535
 
-.PHONY: setup data frameworks run test benchmark patches-bv
+.PHONY: setup data frameworks run test benchmark patches patches-bv
 
 # Installs the pinned Python stack (a no-op when it is already there).
 setup:
@@ -52,10 +52,14 @@ run: setup
 	echo "== make run: done in $$(( $$(date +%s) - start )) s; results in" \
 	  "$(BV_RUN_DIR)/mone_eval.{json,csv,png}"
 
-# Regenerates patches/big_vision/ from the sources (run after changing them;
-# tests/big_vision_patches_test.py fails on drift).
+# Regenerates patches/big_vision/ and patches/scenic/ from the sources with
+# the one generator (run after changing them; tests/*_patches_test.py fail on
+# drift). `make patches-bv` or `make scenic-patches`: one framework.
+patches:
+	$(PYTHON) patches/generate.py
+
 patches-bv:
-	$(PYTHON) -m mone_plugin.big_vision.make_patches
+	$(PYTHON) patches/generate.py --framework=big_vision
 
 # Unit tests and end-to-end tests (framework tests skip when absent).
 test: setup data
@@ -111,4 +115,4 @@ scenic-run: setup data
 
 # Regenerates patches/scenic/ (scenic/projects/mone/ for Scenic's pinned commit).
 scenic-patches:
-	$(PYTHON) patches/scenic/generate.py
+	$(PYTHON) patches/generate.py --framework=scenic

@@ -110,19 +110,26 @@ def get_config(arg=None):
   if arg.fsdp:  # Shard every parameter, however small, over the devices.
     config.sharding_strategy = [('.*', 'fsdp(axis="data", min_size_to_shard_mb=0)')]
 
-  config.mone = dict()
-  config.mone.e_c = None if arg.dense else (arg.e_c or 1.0)
-  config.mone.gflops = None if arg.dense else arg.gflops
-  config.mone.e_c_train_grid = None
-  if not (arg.dense or arg.e_c or arg.gflops) and arg.grid:
-    config.mone.e_c_train_grid = _floats(arg.grid)
+  config.mone = dict()  # See mone_plugin/budgets.py.
+  if arg.dense:
+    config.mone.e_c = None
+  else:  # Given together, e_c, gflops and grid fail in the trainer.
+    if arg.e_c is not None:
+      config.mone.e_c = arg.e_c
+    if arg.gflops is not None:
+      config.mone.gflops = arg.gflops
+    if arg.grid and (arg.grid != DEFAULT_GRID or (
+        arg.e_c is None and arg.gflops is None)):
+      config.mone.train_e_c_grid = _floats(arg.grid)
+    if not ({'e_c', 'gflops', 'train_e_c_grid'} & set(config.mone)):
+      config.mone.e_c = 1.0
   config.mone.eval_e_c = _floats(arg.eval_e_c) or None
-  if config.mone.e_c_train_grid and not arg.eval_e_c:  # The grid's ends.
-    grid = config.mone.e_c_train_grid
+  if config.mone.get('train_e_c_grid') and not arg.eval_e_c:  # Grid's ends.
+    grid = config.mone.train_e_c_grid
     config.mone.eval_e_c = (min(grid), max(grid))
   config.mone.iso_flops = arg.iso_flops
-  config.mone.routing_maps = None if arg.dense else dict(
-      num_images=16, log_percent=0.5)
+  config.mone.num_routing_maps = 0 if arg.dense else 16
+  config.mone.routing_maps_percent = 0.5
 
   config.optax_name = 'scale_by_adam'
   config.grad_clip_norm = 1.0
@@ -144,7 +151,7 @@ def get_config(arg=None):
   if arg.runlocal:  # Tiny: 10 steps of a 2-layer model, 64 test images.
     config.model.depth = min(arg.depth, 2)
     config.evals.test.data.split = 'test[:64]'
-    if config.mone.e_c_train_grid and arg.grid == DEFAULT_GRID:
-      config.mone.e_c_train_grid = (0.5, 1.0)
+    if config.mone.get('train_e_c_grid') and arg.grid == DEFAULT_GRID:
+      config.mone.train_e_c_grid = (0.5, 1.0)
 
   return config

@@ -70,16 +70,23 @@ def get_config(arg=None):
   config.model = dict(variant='Ti/16', pool_type='gap', posemb='sincos2d',
                       num_experts=4)
 
-  config.mone = mlc.ConfigDict()
+  config.mone = mlc.ConfigDict()  # See mone_plugin/budgets.py.
   mone = config.mone
-  explicit = arg.e_c or arg.grid
-  mone.e_c = None if arg.dense else arg.e_c
-  mone.gflops = None if (arg.dense or explicit) else (arg.gflops or 0.8)
-  mone.e_c_train_grid = None if arg.dense else (_floats(arg.grid) or None)
+  if arg.dense:
+    mone.e_c = None
+  else:  # Given together, e_c, gflops and grid fail in the trainer.
+    if arg.e_c is not None:
+      mone.e_c = arg.e_c
+    if arg.gflops is not None:
+      mone.gflops = arg.gflops
+    if arg.grid:
+      mone.train_e_c_grid = _floats(arg.grid)
+    if not {'e_c', 'gflops', 'train_e_c_grid'} & set(mone):
+      mone.gflops = 0.8
   mone.eval_e_c = _floats(arg.eval_e_c) or None
   mone.iso_flops = arg.iso_flops
-  mone.routing_maps = None if arg.dense else dict(num_images=8,
-                                                  log_steps=10_000)
+  mone.num_routing_maps = 0 if arg.dense else 8
+  mone.routing_maps_steps = 10_000
 
   config.grad_clip_norm = 1.0
   config.optax_name = 'scale_by_adam'

@@ -56,15 +56,23 @@ def _floats(s):
 
 
 def mone_section(arg, default_e_c):
-  """config.mone from the common arguments (shared with mone_i1k_ti16.py)."""
+  """config.mone (see mone_plugin/budgets.py) from the common arguments."""
   mone = mlc.ConfigDict()
-  mone.e_c = None if arg.dense else (arg.e_c or default_e_c)
-  mone.gflops = None if arg.dense else arg.gflops
-  mone.e_c_train_grid = None if arg.dense else (_floats(arg.grid) or None)
+  if arg.dense:
+    mone.e_c = None
+  else:  # Given together, e_c, gflops and grid fail in the trainer.
+    if arg.e_c is not None:
+      mone.e_c = arg.e_c
+    if arg.gflops is not None:
+      mone.gflops = arg.gflops
+    if arg.grid:
+      mone.train_e_c_grid = _floats(arg.grid)
+    if not {'e_c', 'gflops', 'train_e_c_grid'} & set(mone):
+      mone.e_c = default_e_c
   mone.eval_e_c = _floats(arg.eval_e_c) or None
   mone.iso_flops = arg.iso_flops
-  mone.routing_maps = None if arg.dense else dict(num_images=8,
-                                                  log_steps=10_000)
+  mone.num_routing_maps = 0 if arg.dense else 8
+  mone.routing_maps_steps = 10_000
   return mone
 
 

@@ -142,6 +142,15 @@ def name(budget: Budget) -> str:
   return f"ec{float(budget):g}"
 
 
+def draws_routing(budget: Budget) -> bool:
+  """Whether a budget's routing is worth drawing (not dense, not all on D)."""
+  if budget is None:
+    return False
+  if isinstance(budget, (tuple, list)):
+    return float(budget[-1]) < 1.0
+  return float(budget) < 1.0
+
+
 def one_hot(num_experts: int) -> Tuple[Tuple[float, ...], ...]:
   """Capacities putting every token on expert i, for i = 0 .. E-1."""
   return tuple(tuple(float(c) for c in row) for row in np.eye(num_experts))
@@ -279,7 +288,7 @@ class Budgets:
   @property
   def routed(self) -> Tuple[float, ...]:
     """The evaluated budgets whose routing is worth drawing (e_c < 1)."""
-    return tuple(e for e in self.eval if e is not None and e < 1)
+    return tuple(e for e in self.eval if draws_routing(e))
 
 
 def resolve(mone: Optional[Mapping[str, Any]], module, input_shape,

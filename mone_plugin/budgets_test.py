@@ -52,6 +52,11 @@ class NameTest(parameterized.TestCase):
   def test_one_name_per_budget(self, budget, want):
     self.assertEqual(budgets.name(budget), want)
 
+  def test_draws_routing(self):
+    self.assertEqual([budgets.draws_routing(b) for b in (
+        None, 1.0, 0.5, (0.0, 0.0, 0.0, 1.0), (0.0, 1.0, 0.0, 0.0))],
+                     [False, False, True, False, True])
+
   def test_one_hot(self):
     self.assertEqual(budgets.one_hot(2), ((1.0, 0.0), (0.0, 1.0)))
 

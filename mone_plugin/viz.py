@@ -24,10 +24,14 @@ from dark purple (D/8 for E = 4) to yellow (D).
   draw(inputs, experts, E)      -> that sheet with a legend of the expert
                                    widths, as an RGB array (summaries, PNG)
   add_legend(fig, E)            -> the legend on a matplotlib figure
+  write(writer, dir, step, ...) -> `draw` as a summary, a PNG and the arrays
 """
 
+import functools
+import io
 import math
-from typing import Optional, Sequence
+import os
+from typing import Optional
 
 import matplotlib
 import numpy as np
@@ -173,7 +177,40 @@ def draw(inputs, experts, num_experts: int, title: Optional[str] = None,
   return rgb
 
 
-def frame_grid(experts: np.ndarray, grid: Sequence[int]) -> np.ndarray:
-  """[n, h*w] experts in token order -> [n, h, w]."""
-  experts = np.asarray(experts)
-  return experts.reshape(experts.shape[0], *grid)
+def write(writer, directory: Optional[str], step: int, name: str, inputs,
+          experts, num_experts: int, *, open_fn=open, makedirs=None):
+  """Draws the routing maps of one budget; writes a summary, PNG and arrays.
+
+  Both trainers call this: the image summary `routing_maps_<name>` goes to
+  `writer` (a CLU metric writer), `<directory>/step<step>_<name>.png` is the
+  picture and `.npz` holds the `inputs` and `experts` behind it.
+
+  Args:
+    writer: has `write_images(step, {tag: [1, H, W, 3]})`; None: no summary.
+    directory: where to write the files (None: no files).
+    step: the training step.
+    name: the budget's name (`budgets.name`).
+    inputs: as `overlay`.
+    experts: as `overlay`.
+    num_experts: E.
+    open_fn: opens a file for writing (e.g. `tf.io.gfile.GFile`, for cloud
+      storage).
+    makedirs: creates `directory` (default `os.makedirs`).
+
+  Returns:
+    The picture, uint8 [H, W, 3].
+  """
+  rgb = draw(inputs, experts, num_experts, title=f"routing, {name}")
+  if writer is not None:
+    writer.write_images(step, {f"routing_maps_{name}": rgb[None]})
+  if directory:
+    (makedirs or functools.partial(os.makedirs, exist_ok=True))(directory)
+    base = os.path.join(directory, f"step{step:07d}_{name}")
+    with open_fn(base + ".png", "wb") as f:
+      plt.imsave(f, rgb, format="png")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, inputs=np.asarray(inputs),
+                        experts=np.asarray(experts))
+    with open_fn(base + ".npz", "wb") as f:
+      f.write(buf.getvalue())
+  return rgb

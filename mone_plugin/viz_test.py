@@ -14,6 +14,9 @@
 
 """Tests of the routing-map drawing (one palette and legend for all maps)."""
 
+import os
+import tempfile
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
@@ -77,6 +80,30 @@ class VizTest(parameterized.TestCase):
     legend = rgb[-42:].reshape(-1, 3).astype(int)
     for c in (viz.colors(4) * 255).round().astype(int):
       self.assertTrue(np.any(np.abs(legend - c).max(-1) <= 2), c)
+
+
+  def test_write_summary_png_and_arrays(self):
+
+    class Writer:
+      images = {}
+
+      def write_images(self, step, images):
+        self.images[step] = images
+
+    tmp_dir = tempfile.TemporaryDirectory()
+    self.addCleanup(tmp_dir.cleanup)
+    tmp = tmp_dir.name
+    images = np.random.default_rng(1).random((2, 8, 8, 1))
+    experts = np.array([[[0, 1], [2, 3]], [[3, 2], [1, 0]]])
+    writer = Writer()
+    rgb = viz.write(writer, os.path.join(tmp, "maps"), 20, "ec0.4", images,
+                    experts, 4)
+    self.assertEqual(writer.images[20]["routing_maps_ec0.4"].shape,
+                     (1,) + rgb.shape)
+    self.assertEqual(sorted(os.listdir(os.path.join(tmp, "maps"))),
+                     ["step0000020_ec0.4.npz", "step0000020_ec0.4.png"])
+    z = np.load(os.path.join(tmp, "maps", "step0000020_ec0.4.npz"))
+    np.testing.assert_array_equal(z["experts"], experts)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import os
 from absl.testing import absltest
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_DIRS = ("mone_plugin", "projects", "configs", "experiments", "tests")
+_DIRS = ("mone_plugin", "projects", "configs", "experiments", "patches",
+         "tests")
 
 
 def _build_targets():

@@ -20,7 +20,9 @@ nor `mone_plugin` importable: the patches carry everything MoNE needs.
 """
 
 import glob
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,8 +34,10 @@ from mone_plugin import frameworks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PATCHES = sorted(glob.glob(os.path.join(REPO, 'patches', 'scenic', '*.patch')))
-sys.path.insert(0, os.path.join(REPO, 'patches', 'scenic'))
-import generate  # pylint: disable=g-import-not-at-top,wrong-import-position
+_SPEC = importlib.util.spec_from_file_location(
+    'generate', os.path.join(REPO, 'patches', 'generate.py'))
+generate = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(generate)
 
 
 def _pinned_scenic_checkout():
@@ -55,8 +59,23 @@ class ScenicPatchesTest(absltest.TestCase):
 
   def test_patches_match_a_fresh_generation(self):
     self.assertLen(PATCHES, 2)
-    self.assertEqual(generate.drift(), [],
-                     'run `python patches/scenic/generate.py`')
+    self.assertEqual(generate.drift('scenic'), [], 'run `make patches`')
+
+  def test_patches_name_only_what_exists_upstream(self):
+    added = {}
+    for patch in PATCHES:
+      with open(patch) as f:
+        text = f.read()
+      added.update(dict.fromkeys(re.findall(r'^\+\+\+ b/(\S+)', text, re.M)))
+      for line in text.splitlines():
+        if line.startswith('+'):
+          self.assertNotRegex(line, r'\bmone_plugin\b|\bmake (scenic|data)',
+                              os.path.basename(patch))
+    # The local data sets the configs read are built by the patch's own
+    # module (the error messages and README name it).
+    self.assertIn('scenic/projects/mone/data/prepare.py', added)
+    for name in ('budgets.py', 'viz.py'):
+      self.assertIn(f'scenic/projects/mone/{name}', added)
 
   def test_rewrite_for_upstream(self):
     text = ('import projects  # plugin-only\n'
@@ -65,14 +84,15 @@ class ScenicPatchesTest(absltest.TestCase):
             'from projects.mone import model\n'
             '  frameworks.ensure("scenic")\n'
             'x = "projects/mone/configs/a.py"  # see `mone_plugin.flops`\n')
+    names = generate.names('scenic')
     self.assertEqual(
-        generate.rewrite(text),
+        generate.rewrite(text, names),
         'from scenic.projects.mone import vit as mone_vit\n'
         'from scenic.projects.mone import model\n'
         'x = "scenic/projects/mone/configs/a.py"  # see '
         '`scenic.projects.mone.flops`\n')
     with self.assertRaisesRegex(ValueError, 'Unrewritten mone_plugin'):
-      generate.rewrite('import mone_plugin.benchmark\n')
+      generate.rewrite('import mone_plugin.benchmark\n', names)
 
   def test_apply_to_pinned_scenic_and_train(self):
     checkout = _pinned_scenic_checkout()

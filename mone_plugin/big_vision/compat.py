@@ -23,8 +23,8 @@
    is missing or broken, a `tensorflow_addons.image` module made of
    `mone_plugin.big_vision.tfa_image` stands in for it.
 
-`apply()` installs both into the running process; `make_patches.py` turns the
-same code into `git am`-able patches for a Big Vision checkout.
+`apply()` installs both into the running process; `patches/generate.py` turns
+the same code into `git am`-able patches for a Big Vision checkout.
 """
 
 import importlib

@@ -115,7 +115,8 @@ class PaperConfigsTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, "Unknown trainer_name 'x'"):
       main.get_trainer('x')
     config = k400.get_config('e_c=0.05')
-    with self.assertRaisesRegex(ValueError, 'e_c=0.05 is infeasible'):
+    with self.assertRaisesRegex(ValueError, 'e_c=0.05 is outside the '
+                                'feasible range'):
       _shapes(config, 224, 400)
 
 

@@ -45,13 +45,12 @@ def _builder(dataset_configs):
   except Exception as e:  # TFDS raises several types for a missing data set.
     raise ValueError(
         f'TFDS data set {name!r} is not prepared in data_dir={data_dir!r} '
-        f'({str(e).splitlines()[0]}). Build it first (in the MoNE plugin repo: '
-        '`python -m mone_plugin.data.prepare`).') from e
+        f'({str(e).splitlines()[0]}). Build it first: '
+        '`python -m mone_plugin.data.prepare`.') from e
   if not builder.is_prepared():
     raise ValueError(
         f'TFDS data set {name!r} is not prepared in data_dir={data_dir!r}. '
-        'Build it first (in the MoNE plugin repo: '
-        '`python -m mone_plugin.data.prepare`).')
+        'Build it first: `python -m mone_plugin.data.prepare`.')
   return builder
 
 

@@ -30,7 +30,7 @@ map (images [B, h, w], video [B, T', h, w]) for routing visualisations.
 """
 
 import functools
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Sequence
 
 from absl import logging
 import flax
@@ -38,19 +38,17 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 from scenic.model_lib.base_models import model_utils as base_model_utils
 from scenic.model_lib.base_models import classification_model
 from scenic.model_lib.layers import attention_layers
 from scenic.projects.baselines import vit as scenic_vit
 from scenic.projects.vivit import model_utils as vivit_model_utils
 
-from mone_plugin import capacity as capacity_lib
-from mone_plugin import flops as flops_lib
+from mone_plugin import budgets as budgets_lib
 from mone_plugin import layers as mone_layers
 from mone_plugin import vit as mone_vit
 
-Budget = Union[None, float, Tuple[float, ...]]
+Budget = budgets_lib.Budget
 
 
 class _Configured:
@@ -74,39 +72,12 @@ _VIT_FIELDS = ('variant', 'patch_size', 'width', 'depth', 'mlp_dim',
                'capacity_method', 'router_type')
 
 
-def budget_name(budget: Budget) -> str:
-  """Summary name of a budget: 'dense', 'ec0.30' or 'capacities0-1-0-0'."""
-  if budget is None:
-    return 'dense'
-  if isinstance(budget, (tuple, list)):
-    return 'capacities' + '-'.join(f'{c:g}' for c in budget)
-  return f'ec{float(budget):.2f}'
-
-
-def one_hot_budgets(num_experts: int) -> Tuple[Tuple[float, ...], ...]:
-  """Capacities putting every token on expert i, for i = 0 .. E-1."""
-  return tuple(tuple(float(c) for c in row) for row in np.eye(num_experts))
-
-
-def resolve_capacities(budget, num_experts, capacity_method):
-  """Static capacities of a budget (None stays None: the dense path)."""
-  if budget is None:
-    return None
-  if isinstance(budget, (tuple, list)):
-    if len(budget) != num_experts:
-      raise ValueError(f'capacities={tuple(budget)} must have one entry per '
-                       f'expert ({num_experts}).')
-    return capacity_lib.as_static(budget)
-  return capacity_lib.as_static(capacity_lib.capacity_distribution(
-      budget, num_experts, capacity_method))
-
-
-def check_budget(budget, num_experts, capacity_method):
-  """Raises a ValueError naming the budget when it is infeasible."""
-  try:
-    resolve_capacities(budget, num_experts, capacity_method)
-  except ValueError as e:
-    raise ValueError(f'MoNE budget {budget!r} is not allowed: {e}') from None
+# The budget vocabulary is the core's (`mone_plugin/budgets.py`), shared with
+# Big Vision; these names are kept for Scenic code that imports them here.
+budget_name = budgets_lib.name
+one_hot_budgets = budgets_lib.one_hot
+resolve_capacities = budgets_lib.capacities
+check_budget = budgets_lib.check_budget
 
 
 class MoneViT(mone_vit._Model):  # pylint: disable=protected-access
@@ -380,16 +351,8 @@ class MoneViTClassificationModel(classification_model.ClassificationModel):
 
   def gflops(self, budget: Budget) -> Optional[float]:
     """Analytic GFLOPs per image at an e_c (None: dense; tuples: None)."""
-    if isinstance(budget, (tuple, list)):
-      return None
-    m = self.flax_model
-    shape = self.dataset_meta_data['input_shape']
-    return flops_lib.vit_gflops(
-        image_size=tuple(shape[1:3]), patch_size=tuple(m.patch_size),
-        width=m.width, depth=m.depth, mlp_dim=m.mlp_dim,
-        num_heads=m.num_heads, num_classes=m.num_classes, e_c=budget,
-        num_experts=m.num_experts, capacity_method=m.capacity_method,
-        pool_type=m.pool_type, channels=shape[-1], rep_size=m.rep_size)
+    return budgets_lib.gflops(
+        self.flax_model, self.dataset_meta_data['input_shape'][1:], budget)
 
   def default_flax_model_config(self) -> ml_collections.ConfigDict:
     """A tiny Scenic ViT config (Scenic's layout) at e_c 0.5."""

@@ -100,7 +100,9 @@ class ImageModelTest(parameterized.TestCase):
 
   @parameterized.parameters(0.05, 1.5)
   def test_infeasible_e_c_is_a_clear_error(self, e_c):
-    with self.assertRaisesRegex(ValueError, f'e_c={e_c:g} is infeasible'):
+    with self.assertRaisesRegex(
+        ValueError, rf'e_c={e_c} is outside the feasible range; allowed: a '
+        r'number in \[0.125, 1\]'):
       mone_model.MoneViTClassificationModel(tiny_image_config(e_c=e_c),
                                             IMAGE_META)
     model = mone_model.MoneViTClassificationModel(tiny_image_config(),
@@ -220,7 +222,7 @@ class VideoModelTest(parameterized.TestCase):
 
   def test_budget_names(self):
     self.assertEqual(mone_model.budget_name(None), 'dense')
-    self.assertEqual(mone_model.budget_name(0.3), 'ec0.30')
+    self.assertEqual(mone_model.budget_name(0.3), 'ec0.3')
     self.assertEqual(mone_model.budget_name((0., 1., 0., 0.)),
                      'capacities0-1-0-0')
 

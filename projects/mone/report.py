@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Prints the results of the local pipeline (`make scenic-run`) as a table.
+"""Prints the results of the local pipeline (README.md) as a table.
 
   python -m projects.mone.report <pipeline workdir>
 """

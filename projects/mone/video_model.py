@@ -31,6 +31,7 @@ import numpy as np
 from scenic.model_lib.base_models import classification_model
 from scenic.projects.vivit import model_utils as vivit_model_utils
 
+from mone_plugin import budgets as budgets_lib
 from mone_plugin import vivit as mone_vivit
 from projects.mone import model as mone_model
 
@@ -174,10 +175,8 @@ class MoneViViTClassificationModel(classification_model.ClassificationModel):
 
   def gflops(self, budget: mone_model.Budget):
     """Analytic GFLOPs per clip at an e_c (None: dense; tuples: None)."""
-    if isinstance(budget, (tuple, list)):
-      return None
-    return self.flax_model.gflops(
-        tuple(self.dataset_meta_data['input_shape'][1:]), e_c=budget)
+    return budgets_lib.gflops(
+        self.flax_model, self.dataset_meta_data['input_shape'][1:], budget)
 
   def init_from_train_state(
       self, train_state: Any, restored_train_state: Any,

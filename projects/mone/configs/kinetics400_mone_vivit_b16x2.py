@@ -77,9 +77,10 @@ def vivit_b16x2_fe(config, *, e_c, classifier='token'):
 
 def mone_block(config, arg, eval_e_c):
   config.trainer_name = 'mone_trainer'
-  config.mone = ml_collections.ConfigDict()
-  config.mone.train_e_c_grid = tuple(
-      float(v) for v in filter(None, arg.e_c_grid.split('/')))
+  config.mone = ml_collections.ConfigDict()  # See mone_plugin/budgets.py.
+  if arg.e_c_grid:  # Else the model's e_c.
+    config.mone.train_e_c_grid = tuple(
+        float(v) for v in filter(None, arg.e_c_grid.split('/')))
   config.mone.eval_e_c = eval_e_c if arg.e_c is not None else (None,)
   config.mone.num_routing_maps = 4
 

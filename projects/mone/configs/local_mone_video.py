@@ -80,9 +80,10 @@ def get_config(arg=None):
   config.model_dtype_str = 'float32'
 
   config.trainer_name = 'mone_trainer'
-  config.mone = ml_collections.ConfigDict()
-  config.mone.train_e_c_grid = tuple(
-      float(v) for v in filter(None, arg.e_c_grid.split('/')))
+  config.mone = ml_collections.ConfigDict()  # See mone_plugin/budgets.py.
+  if arg.e_c_grid:  # Else the model's e_c.
+    config.mone.train_e_c_grid = tuple(
+        float(v) for v in filter(None, arg.e_c_grid.split('/')))
   # The evaluation of `local_mone_eval.py` covers more budgets.
   config.mone.eval_e_c = (arg.e_c, 1.0) if arg.e_c is not None else (None,)
   config.mone.num_routing_maps = 4

@@ -13,12 +13,12 @@
 # limitations under the License.
 
 
-"""Tests of the results report's routing statistics."""
+"""Tests of the routing statistics the results report reads."""
 
 from absl.testing import absltest
 import numpy as np
 
-from experiments.results import report
+from experiments.results import loading
 
 
 class RoutingStatsTest(absltest.TestCase):
@@ -28,7 +28,7 @@ class RoutingStatsTest(absltest.TestCase):
     images = -np.ones((1, 8, 8, 1), np.float32)
     images[0, :4, :4] = 0.5
     experts = np.array([[3, 0, 0, 2]])  # Spatial order: TL, TR, BL, BR.
-    obj, bg, share = report.routing_stats(images, experts, (4, 4))
+    obj, bg, share = loading.routing_stats(images, experts, (4, 4))
     self.assertEqual(obj, 1.0)  # The object token is on expert 3.
     self.assertAlmostEqual(bg, 1 / 3)  # One of 3 background tokens (2).
     self.assertEqual(share, 0.25)
@@ -39,14 +39,14 @@ class RoutingStatsTest(absltest.TestCase):
     inputs[0, :, :4, :4] = 0.5  # Still object: top-left, in both frames.
     inputs[0, 1, 4:, 4:] = 0.5  # Moves in: bottom-right, second frame.
     experts = np.array([[[[2, 0], [1, 3]]]])  # [n, T', h, w]
-    moving, still, bg = report.video_stats(inputs, experts)
+    moving, still, bg = loading.video_stats(inputs, experts)
     self.assertEqual(moving, 1.0)
     self.assertEqual(still, 1.0)
     self.assertEqual(bg, 0.0)
 
   def test_empty_class_is_nan(self):
     images = -np.ones((1, 8, 8, 1), np.float32)
-    obj, bg, _ = report.routing_stats(images, np.zeros((1, 4), int), (4, 4))
+    obj, bg, _ = loading.routing_stats(images, np.zeros((1, 4), int), (4, 4))
     self.assertTrue(np.isnan(obj))
     self.assertEqual(bg, 0.0)
 

@@ -1,0 +1,167 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Reads what a results plan's runs left: Big Vision runs, Scenic runs, the
+benchmark, wall times; and the routing statistics of the saved maps.
+
+Metric names are the budget names of `mone_plugin.budgets` (`ec0.4`,
+`dense`), which both trainers write: nothing to translate.
+"""
+
+import glob
+import json
+import os
+import platform
+
+import numpy as np
+
+from experiments.results import plan as plan_lib
+from mone_plugin import budgets as budgets_lib
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+# The paper's V100 measurement (MoNE ViT-B/16 vs ViT-B/16).
+PAPER_SPEEDUP, PAPER_FLOP_RATIO = 1.94, 2.31
+NUM_EXPERTS = 4
+CLAIM_POINTS = 0.5  # "within 0.5 points of the dense model".
+METRIC = "test/prec@1"
+
+
+def read_json(path):
+  """The JSON file at `path`, or None when it is not there."""
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def mean_std(values):
+  """(mean, sample std) of `values`; (None, None) when empty."""
+  if not values:
+    return None, None
+  return float(np.mean(values)), float(np.std(values, ddof=1)) if len(
+      values) > 1 else 0.0
+
+
+class Runs:
+  """The Big Vision runs of a plan, by name."""
+
+  def __init__(self, root):
+    self.results = {}
+    for path in sorted(glob.glob(os.path.join(root, "bv", "*", "result.json"))):
+      r = read_json(path)
+      r["dir"] = os.path.dirname(path)
+      self.results[r["name"]] = r
+
+  def get(self, name):
+    return self.results.get(name)
+
+  def train_e_c(self, name):
+    """The e_c run `name` trained at (None: dense or a sampled grid)."""
+    for arg in self.get(name)["args"].split(","):
+      if arg.startswith("e_c="):
+        return float(arg[len("e_c="):])
+    return None
+
+  def steps(self, name):
+    """Steps trained (the trainer scales them for isoFLOPs)."""
+    last = os.path.join(self.get(name)["dir"], "checkpoint.bv-LAST")
+    if os.path.exists(last):
+      with open(last) as f:
+        return int(f.read().strip() or 0)
+    return self.get(name)["steps"]
+
+  def row(self, name, e_c="train"):
+    """The evaluation of run `name` at `e_c` ("train": its training e_c)."""
+    r = self.get(name)
+    if r is None:
+      return None
+    if e_c == "train":
+      e_c = self.train_e_c(name)
+    for row in r["rows"]:
+      if row["e_c"] == ("dense" if e_c is None else e_c) or (
+          e_c is not None and row["e_c"] != "dense" and
+          abs(row["e_c"] - e_c) < 1e-6):
+        return row
+    return None
+
+  def acc(self, name, e_c="train"):
+    """prec@1 of run `name` at `e_c` ("train": its training e_c)."""
+    row = self.row(name, e_c)
+    return None if row is None else row.get(METRIC)
+
+  def gflops(self, name, e_c="train"):
+    row = self.row(name, e_c)
+    return None if row is None else row["gflops"]
+
+  def seconds(self, names):
+    return sum(self.results[n]["train_s"] + self.results[n]["eval_s"]
+               for n in names if n in self.results)
+
+  def command(self, name):
+    r = self.get(name)
+    # Repo-relative paths: the command as it reads from a checkout.
+    return None if r is None else r["command"].replace(REPO + os.sep, "")
+
+
+def seeded(runs, prefix):
+  """The runs `<prefix>_s<seed>` of the plan's seeds that exist."""
+  names = [f"{prefix}_s{s}" for s in plan_lib.SEEDS]
+  return [n for n in names if runs.get(n)]
+
+
+def scenic_metric(result, metric, e_c):
+  """`<metric>_<budget name>` of a Scenic summary (None: not there)."""
+  return (result or {}).get(f"{metric}_{budgets_lib.name(e_c)}")
+
+
+def _large_share(experts, mask):
+  """Share of the tokens in `mask` on the two largest experts."""
+  sel = experts[mask]
+  return float(np.mean(sel >= NUM_EXPERTS - 2)) if sel.size else float("nan")
+
+
+def routing_stats(images, experts, patch):
+  """(share on the 2 largest experts of object tokens, of background)."""
+  b, hh, ww = images.shape[:3]
+  h, w = hh // patch[0], ww // patch[1]
+  patches = images[:, :h * patch[0], :w * patch[1]].mean(-1).reshape(
+      b, h, patch[0], w, patch[1])
+  obj = patches.max(axis=(2, 4)) > -0.8  # Background pixels are -1.
+  e = np.asarray(experts).reshape(b, h, w)
+  return _large_share(e, obj), _large_share(e, ~obj), float(obj.mean())
+
+
+def video_stats(inputs, experts):
+  """Shares on the 2 largest experts: moving, still object, background."""
+  n, t, hh, ww = inputs.shape[:4]
+  _, tt, h, w = experts.shape
+  ph, pw = hh // h, ww // w
+  x = inputs.mean(-1).reshape(n, tt, t // tt, h, ph, w, pw)
+  moving = np.abs(x[:, :, -1] - x[:, :, 0]).max(axis=(3, 5)) > 0.2
+  obj = x.max(axis=(2, 4, 6)) > -0.8
+  return (_large_share(experts, moving), _large_share(experts, obj & ~moving),
+          _large_share(experts, ~obj))
+
+
+def machine():
+  """The machine, in words."""
+  cpu = platform.processor() or platform.machine()
+  if os.path.exists("/proc/cpuinfo"):
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  return f"{os.cpu_count()} CPU cores ({cpu}), no accelerator"

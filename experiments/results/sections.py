@@ -1,0 +1,571 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The sections of docs/results.md: text and tables from the runs' numbers.
+
+Each `*_section` returns its Markdown lines and draws its plots through
+`figures`; `shortfalls` and `highlights` are the page's summary bullets.
+"""
+
+import glob
+import os
+
+import numpy as np
+
+from experiments.results import figures
+from experiments.results import loading
+from experiments.results import plan as plan_lib
+from mone_plugin import budgets as budgets_lib
+from mone_plugin import capacity as capacity_lib
+
+
+def _pct(x):
+  return "—" if x is None else f"{100 * x:.1f}"
+
+
+def _sentence(text):
+  """Upper-cases the first letter only (str.capitalize lowers 'MoNE')."""
+  return text[:1].upper() + text[1:]
+
+
+def minutes(seconds):
+  """Seconds as minutes, for the page."""
+  return f"{seconds / 60:.1f} min"
+
+
+################################ 1. Images ################################
+
+
+def images_section(runs, plots):
+  """Accuracy vs GFLOPs, dense vs MoNE, 3 seeds; the claim; isoFLOPs."""
+  out = ["## 1. Images: accuracy vs compute (Big Vision, Fashion-MNIST)", ""]
+  dense_names = loading.seeded(runs, "dense")
+  dense_accs = [runs.acc(n) for n in dense_names]
+  dense_mean, dense_std = loading.mean_std(dense_accs)
+  if not dense_names:
+    return out + ["Not run: no dense image runs in this results directory.", ""]
+  dense_gf = runs.gflops(dense_names[0])
+  seeds = ", ".join(str(runs.get(n)["seed"]) for n in dense_names)
+  out += [
+      f"The dense ViT and MoNE at e_c {', '.join(map(str, plan_lib.TRAIN_E_C))}"
+      f", each trained with the same recipe ({runs.steps(dense_names[0])}"
+      " steps of batch 128, `configs/mone_fashion_mnist.py`: ViT width 64, "
+      "depth 4, patch 4, "
+      "32x32 px, 64 tokens, 4 nested experts) for seeds "
+      f"{seeds}; precision@1 on the test split (10,000 images), which no choice on this page was tuned on (the recipe is "
+      "the default run's, with fewer steps to fit the compute).", "",
+      "| model | e_c | MFLOPs / image | FLOP ratio | precision@1 (%) "
+      "mean ± std | seeds | Δ vs dense (points) |",
+      "|---|---|---|---|---|---|---|",
+      f"| dense ViT | — | {1e3 * dense_gf:.2f} | 1.00 | "
+      f"{100 * dense_mean:.2f} ± {100 * dense_std:.2f} | "
+      f"{', '.join(_pct(a) for a in dense_accs)} | — |"]
+  points, verdicts = [], []
+  for e_c in plan_lib.TRAIN_E_C:
+    names = loading.seeded(runs, f"ec{e_c:g}")
+    if not names:
+      continue
+    accs = [runs.acc(n) for n in names]
+    mean, std = loading.mean_std(accs)
+    gf = runs.gflops(names[0])
+    ratio = dense_gf / gf
+    delta = 100 * (mean - dense_mean)
+    points.append((e_c, gf, accs, mean, std))
+    out.append(f"| MoNE | {e_c:g} | {1e3 * gf:.2f} | {ratio:.2f} | "
+               f"{100 * mean:.2f} ± {100 * std:.2f} | "
+               f"{', '.join(_pct(a) for a in accs)} | {delta:+.2f} |")
+    if ratio >= 2:
+      verdicts.append((e_c, ratio, delta))
+  iso = runs.get(f"iso_ec{plan_lib.ISO_FLOPS_E_C:g}_s0")
+  if iso:
+    iso_acc = runs.acc(iso["name"])
+    out.append(
+        f"| MoNE, isoFLOPs ({runs.steps(iso['name'])} steps) | "
+        f"{plan_lib.ISO_FLOPS_E_C:g} | {1e3 * runs.gflops(iso['name']):.2f} | "
+        f"{dense_gf / runs.gflops(iso['name']):.2f} | {100 * iso_acc:.2f} | "
+        f"{_pct(iso_acc)} |"
+        f" {100 * (iso_acc - dense_mean):+.2f} |")
+  out.append("")
+  if verdicts:
+    met = [v for v in verdicts if v[2] >= -loading.CLAIM_POINTS]
+    lines = [f"e_c {e:g} ({r:.2f}x fewer FLOPs): {d:+.2f} points"
+             for e, r, d in verdicts]
+    out += [f"**The claim** (MoNE at >= 2x fewer FLOPs within "
+            f"{loading.CLAIM_POINTS} points of dense): " + "; ".join(lines) + ". " +
+            (f"It holds at e_c {', '.join(f'{v[0]:g}' for v in met)}."
+             if met else "It does not hold at this scale."), ""]
+  if iso:
+    out += [f"isoFLOPs: the e_c {plan_lib.ISO_FLOPS_E_C:g} model trained for "
+            f"{runs.steps(iso['name'])} steps (the dense model's training "
+            "FLOPs; "
+            "`iso_flops` in the config) reaches "
+            f"{100 * iso_acc:.2f}% against the dense model's "
+            f"{100 * dense_mean:.2f}%, at "
+            f"{dense_gf / runs.gflops(iso['name']):.2f}x fewer inference "
+            "FLOPs.", ""]
+  # The wall-clock side of the same runs.
+  dense_train = np.mean([runs.get(n)["train_s"] for n in dense_names])
+  speed = []
+  for e_c, *_ in points:
+    names = loading.seeded(runs, f"ec{e_c:g}")
+    speed.append(f"e_c {e_c:g}: "
+                 f"{dense_train / np.mean([runs.get(n)['train_s'] for n in names]):.2f}x")
+  out += ["Training wall time of these runs (the whole `train_and_evaluate`, "
+          "compilation and input pipeline included), dense over MoNE, mean "
+          "over seeds: " + ", ".join(speed) + ". At width 64 per-op overheads "
+          "dominate, so this small model saves less time than FLOPs "
+          "(section 6 has the full-size models).", ""]
+
+  figures.accuracy_vs_flops(
+      plots, (dense_gf, dense_mean, dense_std, dense_accs), points,
+      (runs.gflops(iso["name"]), iso_acc) if iso else None)
+  names = dense_names + [n for e in plan_lib.TRAIN_E_C
+                         for n in loading.seeded(runs, f"ec{e:g}")]
+  out += [_img(plots[-1], "accuracy vs FLOPs"), "",
+          _regen(runs, names + ([iso["name"]] if iso else []),
+                 f"seeds {seeds}"), ""]
+  return out
+
+
+def _img(path, alt):
+  return f"![{alt}](results/{os.path.basename(path)})"
+
+
+def _regen(runs, names, seeds):
+  seconds = runs.seconds(names)
+  example = runs.command(names[-1]) if names else None
+  return (f"*Regenerate:* `make results` (this part: {len(names)} "
+          f"run{'s' if len(names) != 1 else ''}, "
+          f"{seeds}; {minutes(seconds)} of run time, two runs at a time on "
+          "the machine below). One run by hand: "
+          f"`{example}`, then `python -m mone_plugin.big_vision.evaluate "
+          "--workdir=<that workdir> --e_c=<budgets>`.")
+
+
+########################## 2. Capacity adaptation ##########################
+
+
+def adaptation_section(runs, plots):
+  out = ["## 2. Capacity adaptation (the paper's Figure 5)", ""]
+  models = [(f"trained at e_c {e:g}", f"ec{e:g}_s0")
+            for e in plan_lib.ADAPT_TRAIN_E_C]
+  models.append(("e_c sampled per step from {0.2, 0.4, 0.6, 0.8, 1.0}",
+                 "grid_s0"))
+  models = [(label, n) for label, n in models if runs.get(n)]
+  if not models:
+    return out + ["Not run in this results directory.", ""]
+  evals = sorted({row["e_c"] for _, n in models for row in runs.get(n)["rows"]
+                  if row["e_c"] != "dense"})
+  out += ["Each model, trained at one budget (or with e_c drawn at every "
+          "step), evaluated at every budget from the same checkpoint: "
+          "precision@1 (%) on the test split, seed 0.", "",
+          "| model \\ eval e_c | " + " | ".join(f"{e:g}" for e in evals) + " |",
+          "|---|" + "---|" * len(evals)]
+  curves = []
+  for label, name in models:
+    accs = [runs.acc(name, e) for e in evals]
+    out.append(f"| {label} | " + " | ".join(_pct(a) for a in accs) + " |")
+    curves.append((label.replace(" from {0.2, 0.4, 0.6, 0.8, 1.0}", ""),
+                   accs))
+  figures.capacity_adaptation(plots, evals, curves)
+  out.append("")
+  # Words from the numbers: how far each fixed-budget model falls off.
+  fixed = [(e, n) for e, n in zip(plan_lib.ADAPT_TRAIN_E_C,
+                                   [f"ec{e:g}_s0" for e in
+                                    plan_lib.ADAPT_TRAIN_E_C]) if runs.get(n)]
+  words = []
+  for e, n in fixed:
+    own, lo = runs.acc(n, e), runs.acc(n, min(evals))
+    hi = runs.acc(n, max(evals))
+    words.append(f"trained at {e:g}: {_pct(own)}% at its own budget, "
+                 f"{_pct(lo)}% at {min(evals):g}, {_pct(hi)}% at "
+                 f"{max(evals):g}")
+  if runs.get("grid_s0"):
+    g = [runs.acc("grid_s0", e) for e in evals]
+    words.append(f"the sampled-e_c model: {_pct(min(a for a in g if a))}–"
+                 f"{_pct(max(a for a in g if a))}% over the whole range")
+  out += [_sentence("; ".join(words)) + ".", "",
+          _img(plots[-1], "capacity adaptation"), "",
+          _regen(runs, [n for _, n in models], "seed 0"), ""]
+  return out
+
+
+########################### 3. Routing ablations ###########################
+
+
+def ablations_section(runs, plots, mode):
+  out = ["## 3. Routing ablations (the paper's Figure 7 and Table 2)", ""]
+  rows = []
+  for e_c in plan_lib.RANDOM_ROUTER_E_C:
+    rnd = runs.get(f"random_ec{e_c:g}_s0")
+    learned = loading.seeded(runs, f"ec{e_c:g}")
+    if not rnd or not learned:
+      continue
+    mean, std = loading.mean_std([runs.acc(n) for n in learned])
+    rows.append((e_c, runs.acc(f"ec{e_c:g}_s0"), mean, std, runs.acc(
+        rnd["name"])))
+    n_seeds = len(learned)
+  names = []
+  if rows:
+    out += ["**Router.** Expert Preferred Routing on the learned router's "
+            "probabilities vs on random ones (Gaussian logits drawn afresh "
+            "at every call: `router=random`). Precision@1 (%):", "",
+            "| e_c | learned, seed 0 | learned, mean ± std of "
+            f"{n_seeds} seed{'s' if n_seeds > 1 else ''} | random, seed 0 | learned − random "
+            "(seed 0) |", "|---|---|---|---|---|"]
+    for e_c, l0, mean, std, rnd in rows:
+      out.append(f"| {e_c:g} | {_pct(l0)} | {100 * mean:.2f} ± "
+                 f"{100 * std:.2f} | {_pct(rnd)} | {100 * (l0 - rnd):+.2f} |")
+      names += [f"random_ec{e_c:g}_s0"]
+    out.append("")
+  caps = []
+  for method, e_c, baseline, mone in plan_lib.capacity_pairs(mode):
+    if runs.get(baseline) and runs.get(mone):
+      caps.append((method, e_c, runs.acc(mone), runs.acc(baseline)))
+      names += [baseline] + ([mone] if mone.startswith("mone_") else [])
+  if caps:
+    uniform = plan_lib.method_e_c("uniform")
+    out += ["**Capacity distribution.** At equal e_c, the paper's "
+            "maximum-entropy capacities against baselines: `proportionate` "
+            "(fixes its own e_c; MoNE is trained at that e_c) and `greedy` "
+            "(the largest expert gets as many tokens as e_c allows, the "
+            "smallest the rest; `capacity=<method>` in the config). "
+            "Precision@1 (%), seed 0:", "",
+            "| e_c | baseline | its capacities (D/8, D/4, D/2, D) | "
+            "baseline | MoNE's capacities | MoNE | MoNE − baseline |",
+            "|---|---|---|---|---|---|---|"]
+    for method, e_c, ours, other in caps:
+      c_b = capacity_lib.capacity_distribution(e_c, loading.NUM_EXPERTS, method)
+      c_m = capacity_lib.capacity_distribution(e_c, loading.NUM_EXPERTS, "mone")
+      out.append(f"| {e_c:.3f} | {method} | "
+                 f"{', '.join(f'{c:.3f}' for c in c_b)} | {_pct(other)} | "
+                 f"{', '.join(f'{c:.3f}' for c in c_m)} | {_pct(ours)} | "
+                 f"{100 * (ours - other):+.2f} |")
+    c_u = capacity_lib.capacity_distribution(uniform, loading.NUM_EXPERTS, "mone")
+    out += ["", f"`uniform` fixes e_c {uniform:.3f}, and there MoNE's "
+            "maximum-entropy capacities are "
+            f"{', '.join(f'{c:.3f}' for c in c_u)}: uniform itself (entropy "
+            "is largest for the uniform distribution), so the two are the "
+            "same model and need no comparison run.", ""]
+  if not rows and not caps:
+    return out + ["Not run in this results directory.", ""]
+  labels, a, b = [], [], []
+  for e_c, l0, _, _, rnd in rows:
+    labels.append(f"router\ne_c {e_c:g}")
+    a.append(100 * l0)
+    b.append(100 * rnd)
+  for method, e_c, ours, other in caps:
+    labels.append(f"{method}\ne_c {e_c:.2f}")
+    a.append(100 * ours)
+    b.append(100 * other)
+  figures.routing_ablations(plots, labels, a, b)
+  out += [_img(plots[-1], "routing ablations"), "",
+          _regen(runs, names, "seed 0"), ""]
+  return out
+
+
+################################ 4. Video ################################
+
+
+
+def video_section(root, walls, plots):
+  out = ["## 4. Video: ViViT-FE dense vs MoNE (Scenic, Moving Fashion-MNIST)",
+         ""]
+  scenic = os.path.join(root, "scenic")
+  nested = loading.read_json(os.path.join(scenic, "nested", "final_eval.json"))
+  videos = []
+  for e_c in plan_lib.VIDEO_E_C:
+    name = "video_dense" if e_c is None else f"video_ec{e_c:g}"
+    res = loading.read_json(os.path.join(scenic, name, "final_eval.json"))
+    if res:
+      videos.append((e_c, name, res))
+  if not videos:
+    return out + ["Not run in this results directory.", ""]
+  out += ["Clips of 8 frames (32x32 px) in which a Fashion-MNIST garment "
+          "moves in one of 8 directions; the label is the direction, which no "
+          "single frame shows (chance 12.5%). The ViViT factorised encoder "
+          "(tubelets 4x4x2, a routed spatial transformer per frame, a dense "
+          "2-layer temporal transformer) is initialised from the nested "
+          "pretraining on Fashion-MNIST images (`local_nested_pretrain.py`: "
+          "each step trains all 4 nested widths), then trained with Scenic's "
+          "loop for the same steps as dense or MoNE "
+          "(`local_mone_video.py`). Test accuracy on 1,000 clips, seed 0:", ""]
+  if nested:
+    accs = [nested.get(f"accuracy_expert{i}") for i in range(loading.NUM_EXPERTS)]
+    out += ["Nested pretraining, image accuracy by nested width (D/8, D/4, "
+            "D/2, D): " + ", ".join(f"{_pct(a)}%" for a in accs) + ".", ""]
+  out += ["| model | train e_c | GFLOPs / clip | accuracy (%) at the "
+          "training e_c | accuracy (%) at e_c 1 | run wall time |",
+          "|---|---|---|---|---|---|"]
+  pts = []
+  for e_c, name, res in videos:
+    acc = loading.scenic_metric(res, "accuracy", e_c)
+    gf = loading.scenic_metric(res, "gflops", e_c)
+    full = None if e_c is None else loading.scenic_metric(res, "accuracy", 1.0)
+    pts.append((e_c, gf, acc))
+    wall = walls.get(f"scenic_{name}")
+    out.append(f"| {'dense ViViT' if e_c is None else 'MoNE ViViT'} | "
+               f"{'—' if e_c is None else f'{e_c:g}'} | "
+               f"{'—' if gf is None else f'{gf:.4f}'} | {_pct(acc)} | "
+               f"{_pct(full)} | "
+               f"{'—' if wall is None else minutes(wall)} |")
+  out.append("")
+  dense = [p for p in pts if p[0] is None]
+  if dense and dense[0][2] is not None:
+    words = []
+    for e_c, gf, acc in pts:
+      if e_c is not None and acc is not None and gf and dense[0][1]:
+        words.append(f"at e_c {e_c:g} MoNE uses {dense[0][1] / gf:.2f}x "
+                     f"fewer FLOPs and scores {100 * (acc - dense[0][2]):+.1f}"
+                     " points against dense")
+    if words:
+      out += [_sentence("; ".join(words)) + ".", ""]
+  figures.video(plots, pts)
+  seconds = sum(walls.get(f"scenic_{n}", 0)
+                for n in ["nested"] + [v[1] for v in videos])
+  out += [_img(plots[-1], "video accuracy vs FLOPs"), "",
+          f"*Regenerate:* `make results` (this part: the nested pretraining "
+          f"and {len(videos)} video run{'s' if len(videos) > 1 else ''}, "
+          f"seed 0, {minutes(seconds)} of run "
+          "time). By hand: `python -m projects.mone.main "
+          "--config=projects/mone/configs/local_nested_pretrain.py "
+          "--workdir=$W/nested`, then `python -m projects.mone.main "
+          "--config=projects/mone/configs/local_mone_video.py:"
+          "init=$W/nested,e_c=0.3 --workdir=$W/video_ec0.3` (`e_c=none`: "
+          "dense).", ""]
+  return out
+
+
+############################## 5. Routing maps ##############################
+
+
+
+def routing_section(root, runs, plots):
+  out = ["## 5. Routing maps", ""]
+  shown = [(f"ec{e:g}_s0", e, "learned") for e in (0.2, 0.3, 0.4)] + [
+      (f"random_ec{e:g}_s0", e, "random") for e in plan_lib.RANDOM_ROUTER_E_C]
+  shown = [s for s in shown if runs.get(s[0]) and os.path.exists(
+      os.path.join(runs.get(s[0])["dir"], "routing.npz"))]
+  stats = []
+  if shown:
+    rows = []
+    for name, e_c, router in shown:
+      z = np.load(os.path.join(runs.get(name)["dir"], "routing.npz"))
+      images, experts = z["images"], z[f"experts_{e_c:g}"]
+      patch = tuple(int(p) for p in z["patch_size"])
+      grid = (images.shape[1] // patch[0], images.shape[2] // patch[1])
+      rows.append((f"{router} router, e_c {e_c:g}", images[:8],
+                   experts[:8].reshape(-1, *grid)))
+      stats.append((name, router, e_c) + loading.routing_stats(
+          images, experts, patch))
+    figures.routing_maps_images(plots, rows)
+    out += ["Test images (the first 8 of the test split) with each 4x4 patch "
+            "token tinted by its expert (legend: expert widths, D/8 the "
+            "smallest, D the full model; the trainers draw the same "
+            "palette, `mone_plugin/viz.py`).", "",
+            _img(plots[-1], "image routing maps"), "",
+            "| run | router | e_c | object tokens on the 2 largest experts | "
+            "background tokens on them | object share of tokens |",
+            "|---|---|---|---|---|---|"]
+    for name, router, e_c, obj, bg, frac in stats:
+      out.append(f"| {name} | {router} | {e_c:g} | {100 * obj:.1f}% | "
+                 f"{100 * bg:.1f}% | {100 * frac:.0f}% |")
+    out.append("")
+    learned = [s for s in stats if s[1] == "learned"]
+    random = [s for s in stats if s[1] == "random"]
+    if learned:
+      prefers = [s for s in learned if s[3] > 2 * s[4] + 0.05]
+      others = [s for s in learned if s not in prefers]
+
+      def runs_text(group):
+        return ", ".join(f"e_c {s[2]:g} ({100 * s[3]:.0f}% of object tokens "
+                         f"vs {100 * s[4]:.0f}% of background tokens)"
+                         for s in group)
+      text = "What the router learned (16 test images per run): "
+      if prefers:
+        text += ("it sends the garment's tokens to the two largest experts "
+                 "and the black background to the small ones at "
+                 + runs_text(prefers))
+      if others:
+        text += ("; " if prefers else "") + (
+            "no such preference (or the reverse) at " + runs_text(others))
+      if random:
+        text += ("; the random router, for comparison: " + runs_text(random))
+      out += [text + ".", ""]
+  # The video maps of the most accurate MoNE video run.
+  maps, best = [], -1.0
+  for e_c in plan_lib.VIDEO_E_C:
+    run_dir = os.path.join(root, "scenic", f"video_ec{e_c:g}") if (
+        e_c is not None) else None
+    acc = run_dir and loading.scenic_metric(loading.read_json(os.path.join(
+        run_dir, "final_eval.json")), "accuracy", e_c)
+    found = run_dir and sorted(glob.glob(os.path.join(
+        run_dir, "routing_maps", f"step*_{budgets_lib.name(e_c)}.npz")))
+    if found and (acc or 0.0) > best:
+      maps, best = found, acc or 0.0
+  if maps:
+    last = maps[-1]
+    z = np.load(last)
+    mov, still, bg = loading.video_stats(z["inputs"], z["experts"])
+    dst = figures.routing_maps_video(plots, z["inputs"], z["experts"])
+    run = os.path.basename(os.path.dirname(os.path.dirname(last)))
+    out += [f"Video ({run}, the most accurate MoNE video run; test clips, "
+            "one row per clip, one column per "
+            "tubelet of 2 frames, colours as above):", "",
+            _img(dst, "video routing maps"), "",
+            f"Tokens on the two largest experts: {_pct(mov)}% of the tokens "
+            f"whose content moves between the tubelet's two frames, "
+            f"{_pct(still)}% of still garment tokens and {_pct(bg)}% of the "
+            "background. " + (
+                "The router prefers moving content over still content." if
+                mov > still + 0.05 else
+                "The router does not prefer moving content over still "
+                "garment content here." if mov <= still else
+                "Moving and still garment tokens are treated alike.") + (
+                    " Background gets the small experts." if bg < min(
+                        mov, still) else ""), ""]
+  if not shown and not maps:
+    return out + ["Not run in this results directory.", ""]
+  out += ["*Regenerate:* `make results`. The image maps come from the runs "
+          f"{', '.join(s[0] for s in shown) or '(none)'} (seed 0; "
+          "`experiments/results/bv_worker.py` saves their test images and "
+          "experts as `routing.npz`), the video map from the last evaluation "
+          "of the MoNE video run (Scenic's trainer writes `routing_maps/` in "
+          "its workdir); no extra run time.", ""]
+  return out
+
+
+################################ 6. Speed ################################
+
+
+def speed_section(root, walls, plots):
+  out = ["## 6. Speed: real wall-clock savings", ""]
+  tables = []
+  for model in ("vit", "vivit"):
+    res = loading.read_json(os.path.join(root, "benchmark", f"{model}.json"))
+    if res:
+      tables.append((model, res))
+  if not tables:
+    return out + ["Not run in this results directory.", ""]
+  out += ["`python -m experiments.benchmark` (`make benchmark`): dense and "
+          "MoNE compiled in one process and timed round-robin, so load hits "
+          "them alike; the minimum over repetitions. FLOP ratio = dense / "
+          "MoNE analytic FLOPs (XLA's count in brackets); efficiency = "
+          "speedup / FLOP ratio (1 = every saved FLOP saved time).", ""]
+  for model, res in tables:
+    out += [f"**{res['header']}**", "",
+            "| e_c | GFLOPs | FLOP ratio (XLA) | forward ms | speedup | "
+            "efficiency | train step ms | speedup | efficiency |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+      name = "dense" if r["e_c"] is None else f"{r['e_c']:g}"
+      train = ("| — | — | — |" if "train_ms" not in r else
+               f"| {r['train_ms']:.0f} | {r['train_speedup']:.2f}x | "
+               f"{r['train_efficiency']:.2f} |")
+      out.append(f"| {name} | {r['gflops']:.4g} | {r['flop_ratio']:.2f} "
+                 f"({r['xla_flop_ratio']:.2f}) | {r['fwd_ms']:.1f} | "
+                 f"{r['speedup']:.2f}x | {r['efficiency']:.2f} " + train)
+    mone = [r for r in res["rows"] if r["e_c"] is not None]
+    fastest = min(r["fwd_ms"] for r in mone)
+    out += ["", f"Router + Expert Preferred Routing: {res['epr_ms']:.2f} ms, "
+            f"{100 * res['epr_ms'] / fastest:.2f}% of the fastest MoNE "
+            "forward.", ""]
+  figures.speed(plots, tables)
+  vit = dict(tables).get("vit")
+  if vit:
+    near = min((r for r in vit["rows"] if r["e_c"] is not None),
+               key=lambda r: abs(r["flop_ratio"] - loading.PAPER_FLOP_RATIO))
+    out += [f"The paper measures {loading.PAPER_SPEEDUP}x real speedup for "
+            f"{loading.PAPER_FLOP_RATIO}x fewer FLOPs on a V100 (efficiency "
+            f"{loading.PAPER_SPEEDUP / loading.PAPER_FLOP_RATIO:.2f}). Here, at the nearest "
+            f"FLOP ratio ({near['flop_ratio']:.2f}, e_c {near['e_c']:g}): "
+            f"{near['speedup']:.2f}x, efficiency {near['efficiency']:.2f}. "
+            "No GPU was lent to the session that produced this page, so "
+            "there is no GPU row.", ""]
+  seconds = sum(walls.get(f"benchmark_{m}", 0) for m, _ in tables)
+  out += [_img(plots[-1], "speedup vs FLOP ratio"), "",
+          "*Regenerate:* `make results` (runs these after every training run, "
+          f"alone on the machine; {minutes(seconds)}), or `make benchmark` "
+          "(the same two commands: `python -m experiments.benchmark` and "
+          "`python -m experiments.benchmark --model=vivit --reps=3 "
+          "--e_c=0.3,0.4`). Inputs and weights are random (seeds 0 and 1): "
+          "timing does not depend on them.", ""]
+  return out
+
+
+def shortfalls(runs, root):
+  """Where this page falls short of the paper, from the numbers."""
+  out = []
+  dense = [runs.acc(n) for n in loading.seeded(runs, "dense")]
+  if dense:
+    for e_c in plan_lib.TRAIN_E_C:
+      names = loading.seeded(runs, f"ec{e_c:g}")
+      if names:
+        gap = 100 * (np.mean([runs.acc(n) for n in names]) - np.mean(dense))
+        if gap < -loading.CLAIM_POINTS:
+          out.append(f"MoNE at e_c {e_c:g} is {-gap:.2f} points below dense "
+                     f"(more than {loading.CLAIM_POINTS}).")
+  scenic = os.path.join(root, "scenic")
+  dense_video = loading.scenic_metric(loading.read_json(os.path.join(scenic, "video_dense",
+                                           "final_eval.json")),
+                        "accuracy", None)
+  for e_c in plan_lib.VIDEO_E_C[1:]:
+    acc = loading.scenic_metric(loading.read_json(os.path.join(scenic, f"video_ec{e_c:g}",
+                                     "final_eval.json")), "accuracy", e_c)
+    if dense_video is not None and acc is not None and (
+        acc < dense_video - loading.CLAIM_POINTS / 100):
+      out.append(f"Video: MoNE ViViT trained at e_c {e_c:g} reaches "
+                 f"{100 * acc:.1f}% against the dense ViViT's "
+                 f"{100 * dense_video:.1f}% after the same steps.")
+  vit = loading.read_json(os.path.join(root, "benchmark", "vit.json"))
+  if vit:
+    effs = [r["efficiency"] for r in vit["rows"] if r["e_c"] is not None]
+    if max(effs) < loading.PAPER_SPEEDUP / loading.PAPER_FLOP_RATIO:
+      out.append(f"CPU forward efficiency is {min(effs):.2f}–{max(effs):.2f}, "
+                 f"below the paper's {loading.PAPER_SPEEDUP / loading.PAPER_FLOP_RATIO:.2f} "
+                 "on V100: attention scores, softmax and GELU still run over "
+                 "all tokens at full width, and on 2 cores those ops run far "
+                 "below matmul throughput.")
+  return out
+
+
+def highlights(runs, root):
+  """What does hold here, from the numbers."""
+  out = []
+  dense = [runs.acc(n) for n in loading.seeded(runs, "dense")]
+  iso = runs.get(f"iso_ec{plan_lib.ISO_FLOPS_E_C:g}_s0")
+  if dense and iso:
+    gap = 100 * (runs.acc(iso["name"]) - np.mean(dense))
+    ratio = runs.gflops(loading.seeded(runs, "dense")[0]) / runs.gflops(iso["name"])
+    out.append(f"isoFLOPs: MoNE at e_c {plan_lib.ISO_FLOPS_E_C:g} trained "
+               f"with the dense model's training FLOPs scores {gap:+.2f} "
+               f"points against dense at {ratio:.2f}x fewer inference FLOPs.")
+  diffs = [(e, runs.acc(f"ec{e:g}_s0") - runs.acc(f"random_ec{e:g}_s0"))
+           for e in plan_lib.RANDOM_ROUTER_E_C
+           if runs.get(f"ec{e:g}_s0") and runs.get(f"random_ec{e:g}_s0")]
+  if diffs:
+    verb = ("beats" if all(d > 0 for _, d in diffs) else
+            "does not always beat")
+    out.append(f"The learned router {verb} the random one: " + ", ".join(
+        f"{100 * d:+.2f} points at e_c {e:g}" for e, d in diffs) + ".")
+  for model in ("vit", "vivit"):
+    res = loading.read_json(os.path.join(root, "benchmark", f"{model}.json"))
+    if res:
+      near = min((r for r in res["rows"] if r["e_c"] is not None),
+                 key=lambda r: abs(r["flop_ratio"] - loading.PAPER_FLOP_RATIO))
+      out.append(f"{res['header'].split(' on ')[0]}: {near['speedup']:.2f}x "
+                 f"real forward speedup for {near['flop_ratio']:.2f}x fewer "
+                 f"FLOPs (e_c {near['e_c']:g}; the paper: {loading.PAPER_SPEEDUP}x "
+                 f"for {loading.PAPER_FLOP_RATIO}x on a V100).")
+  return out
