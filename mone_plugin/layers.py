@@ -362,6 +362,26 @@ class MoneEncoder(nn.Module):
   droplayer_rate: float = 0.0
   droplayer_rescale: bool = False
 
+  @staticmethod
+  def _full_width(ids, state, xs, dims, inverse):
+    """The residual stream [B, N, D] of expert groups, in input token order.
+
+    Channels [d, D) of a group are untouched: they are the input's.
+    """
+    full, start = [], 0
+    for j, g in zip(ids, state):
+      nj = g.h.shape[1]
+      full.append(jnp.concatenate(
+          [g.h, xs[:, start:start + nj, dims[j]:].astype(g.h.dtype)], -1))
+      start += nj
+    x = jnp.concatenate(full, axis=1)
+    if inverse is not None:
+      # Undo the permutation: prefix tokens first, then original order.
+      n = inverse.shape[1]
+      routed = jnp.take_along_axis(x[:, :n], inverse[..., None], axis=1)
+      x = jnp.concatenate([x[:, n:], routed], axis=1)
+    return x
+
   def droplayer_rates(self):
     """Per-layer stochastic-depth rates, or None when it is off."""
     if not 0.0 <= self.droplayer_rate < 1.0:
@@ -432,18 +452,12 @@ class MoneEncoder(nn.Module):
       for lyr in range(self.depth):
         state, _ = MoneEncoderBlock(name=f"encoderblock_{lyr}", **block_kw)(
             state, deterministic, None if rates is None else rates[lyr])
+        # Big Vision's per-block output ("+mlp": the residual stream after
+        # the block), in the input's token order. Unused, XLA drops it.
+        out[f"block{lyr:02d}"] = {"+mlp": self._full_width(
+            ids, state, xs, dims, inverse)}
+      out["pre_ln"] = out[f"block{self.depth - 1:02d}"]["+mlp"]
 
-    # Back to full width: untouched channels [d, D) are the input's.
-    full, start = [], 0
-    for j, g in zip(ids, state):
-      nj = g.h.shape[1]
-      full.append(jnp.concatenate(
-          [g.h, xs[:, start:start + nj, dims[j]:].astype(g.h.dtype)], -1))
-      start += nj
-    x = jnp.concatenate(full, axis=1)
-    x = nn.LayerNorm(name="encoder_norm")(x)
-    if inverse is not None:
-      # Undo the permutation once: prefix tokens first, then original order.
-      routed = jnp.take_along_axis(x[:, :n], inverse[..., None], axis=1)
-      x = jnp.concatenate([x[:, n:], routed], axis=1)
+    x = nn.LayerNorm(name="encoder_norm")(
+        self._full_width(ids, state, xs, dims, inverse))
     return x, out
