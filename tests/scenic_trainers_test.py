@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import projects
 projects.skip_without_scenic()
@@ -172,15 +171,14 @@ class TrainersTest(absltest.TestCase):
         self.assertGreater(grads[step], 0.0, f'step {step}: {grads}')
         self.assertBetween(alphas[step], 1e-9, 1.0 - 1e-9)
     # Evaluated at both budgets, with GFLOPs growing with e_c.
-    self.assertLess(eval_summary['gflops_ec0.3'], eval_summary['gflops_ec1'])
-    for name in ('ec0.3', 'ec1'):
+    self.assertLess(eval_summary['gflops_ec0.30'],
+                    eval_summary['gflops_ec1.00'])
+    for name in ('ec0.30', 'ec1.00'):
       self.assertBetween(eval_summary[f'accuracy_{name}'], 0.0, 1.0)
-    # Routing maps (as Big Vision's trainer draws them) below the full model.
-    self.assertEqual(writer.images['routing_maps_ec0.3'][12].shape[-1], 3)
-    self.assertNotIn('routing_maps_ec1', writer.images)
-    self.assertEqual(
-        sorted(os.listdir(os.path.join(workdir, 'routing_maps')))[-2:],
-        ['step0000012_ec0.3.npz', 'step0000012_ec0.3.png'])
+      image = writer.images[f'routing_{name}'][12]
+      self.assertEqual(image.shape[-1], 3)
+      self.assertTrue(os.path.exists(os.path.join(
+          workdir, 'routing_maps', f'step000012_{name}.png')))
     with open(os.path.join(workdir, 'final_eval.json')) as f:
       self.assertEqual(json.load(f)['step'], 12)
     del state
@@ -212,9 +210,7 @@ class TrainersTest(absltest.TestCase):
       run(trainer.train, config, os.path.join(self.tmp, 'bad_shape'))
     config = tiny_video_config(2)
     config.mone.eval_e_c = (0.3, 2.0)
-    with self.assertRaisesRegex(
-        ValueError, r'eval_e_c\[1\]=2.0 is outside the feasible range; '
-        r'allowed: a number in \[0.125, 1\]'):
+    with self.assertRaisesRegex(ValueError, 'e_c=2 is infeasible'):
       run(trainer.train, config, os.path.join(self.tmp, 'bad_ec'))
     config = tiny_video_config(2)
     config.init_from.checkpoint_path = os.path.join(self.tmp, 'nothing')
@@ -234,14 +230,7 @@ class BudgetScheduleTest(absltest.TestCase):
     self.assertEqual(draws, [trainer.train_budget_fn(config, model)(step)[0][1]
                              for step in range(1, 41)])
     config.mone.train_e_c_grid = (0.3, 0.01)
-    with self.assertRaisesRegex(ValueError, r'train_e_c_grid\[1\]=0.01 is '
-                                'outside the feasible range'):
-      trainer.train_budget_fn(config, model)
-    # The keys of the one vocabulary: an old one names the new one.
-    del config.mone['train_e_c_grid']
-    config.mone.train_e_c = 0.3
-    with self.assertRaisesRegex(ValueError, r'config\.mone\.train_e_c was '
-                                r'renamed: use config\.mone\.e_c'):
+    with self.assertRaisesRegex(ValueError, 'e_c=0.01 is infeasible'):
       trainer.train_budget_fn(config, model)
 
 
@@ -254,7 +243,7 @@ class ResumeTest(absltest.TestCase):
                                'local_nested_pretrain.py')
     data_dir = prepare.ensure_prepared()
     cmd = [sys.executable, '-m', 'projects.mone.main',
-           f'--config={config_file}:steps=20', f'--workdir={workdir}',
+           f'--config={config_file}:steps=8', f'--workdir={workdir}',
            '--config.batch_size=16', '--config.eval_batch_size=64',
            '--config.dataset_configs.eval_split=test[:64]',
            f'--config.dataset_configs.data_dir={data_dir}',
@@ -262,30 +251,21 @@ class ResumeTest(absltest.TestCase):
            '--config.model.mlp_dim=64', '--config.model.num_heads=2',
            '--config.checkpoint_steps=2', '--config.log_eval_steps=100']
     env = {**os.environ, 'PYTHONPATH': REPO}
-    first = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-    deadline = time.time() + 600
-    while time.time() < deadline and first.poll() is None:
-      done = [n for n in os.listdir(workdir) if n.startswith('checkpoint_')]
-      if done:
-        break
-      time.sleep(0.5)
-    self.assertIsNone(first.poll(), 'the run ended before it was killed')
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    # The run SIGKILLs itself right after writing checkpoint 4 (of 8).
+    first = subprocess.run(
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
+        env={**env, 'MONE_TEST_KILL_AFTER_CHECKPOINT': '4'})
+    self.assertEqual(first.returncode, -signal.SIGKILL, first.stderr[-3000:])
     steps = sorted(int(n.split('_')[1]) for n in os.listdir(workdir)
                    if n.startswith('checkpoint_') and 'tmp' not in n)
-    self.assertTrue(steps, 'no checkpoint before the kill')
-    self.assertLess(steps[-1], 20)
+    self.assertEqual(steps, [2, 4])
     second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=600)
     self.assertEqual(second.returncode, 0, second.stderr[-3000:])
-    self.assertRegex(second.stderr,
-                     rf'Resuming from the checkpoint of step {steps[-1]}')
-    self.assertIn(f'Starting training loop at step {steps[-1] + 1}',
-                  second.stderr)
+    self.assertIn('Resuming from the checkpoint of step 4', second.stderr)
+    self.assertIn('Starting training loop at step 5', second.stderr)
     with open(os.path.join(workdir, 'final_eval.json')) as f:
-      self.assertEqual(json.load(f)['step'], 20)
+      self.assertEqual(json.load(f)['step'], 8)
 
 
 if __name__ == '__main__':

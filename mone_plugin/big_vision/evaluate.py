@@ -48,8 +48,9 @@ import tensorflow as tf
 
 from tensorflow.io import gfile
 
-from mone_plugin import budgets as core_budgets
+from mone_plugin import checkpoints
 from mone_plugin.big_vision import budgets as budgets_lib
+from mone_plugin.data import prepare
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,g-bad-import-order
@@ -86,9 +87,18 @@ def load_config(workdir, config=None):
 
 def evaluate(config, workdir, e_cs=DEFAULT_E_C):
   """Runs the config's evaluators at each e_c; returns one row per e_c."""
+  # The last complete checkpoint, refused if a file is missing (zarr would
+  # read it as zeros), a shape differs or a value is NaN/inf (in `load`).
+  ckpt, _ = checkpoints.resolve_last(os.path.join(workdir, "checkpoint.bv"))
+  if not os.path.isdir(ckpt):
+    raise FileNotFoundError(f"No checkpoint in {workdir} (no {ckpt}).")
+  checkpoints.check_chunks(ckpt)
   tf.config.set_visible_devices([], "GPU")
   for m in config.get("pp_modules", ["ops_general", "ops_image"]):
     importlib.import_module(f"big_vision.pp.{m}")
+  for data in [config.input.data] + [
+      e.data for e in config.get("evals", {}).values() if "data" in e]:
+    prepare.check_prepared(data.name, data.get("data_dir"))
   mesh = u.create_device_mesh(config.get("mesh", [("data", -1)]))
   devices = mesh.devices.flatten()
   repl = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -96,13 +106,11 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
   model_mod = importlib.import_module(f"big_vision.models.{config.model_name}")
   model = model_mod.Model(
       num_classes=config.num_classes, **config.get("model", {}))
-  for e_c in e_cs:  # Fail before loading anything.
-    core_budgets.check_budget(e_c, model.num_experts, model.capacity_method)
+  budgets_lib.check_e_c(model, e_cs)  # Fail before loading anything.
 
   train_ds, _ = input_pipeline.training(config.input)
   spec = train_ds.element_spec["image"]
   image_shape = tuple(spec.shape[1:])
-  ckpt = os.path.join(workdir, "checkpoint.bv")
   logging.info("Loading %s", ckpt)
   params_shape = jax.eval_shape(
       lambda: model.init(jax.random.PRNGKey(0),
@@ -125,7 +133,7 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
       lambda key, cfg: None, devices)
 
   rows = {e: {"e_c": "dense" if e is None else e,
-              "gflops": core_budgets.gflops(model, image_shape, e)}
+              "gflops": budgets_lib.gflops(model, image_shape, e)}
           for e in e_cs}
   for name, evaluator, _, prefix in evaluators:
     e_c = specs[name].get("pred_kw", {}).get("e_c")
@@ -133,8 +141,8 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
       for key, value in evaluator.run(train_state):
         value = float(jax.device_get(value))
         logging.info("%s%s = %.4f", prefix, key, value)
-        suffix = f"_{core_budgets.name(e_c)}"
-        rows[e_c][f"{prefix.rstrip('/').removesuffix(suffix)}/{key}"] = value
+        rows[e_c][f"{prefix.rstrip('/').removesuffix(budgets_lib.suffix(e_c))}"
+                  f"/{key}"] = value
     row = rows[e_c]
     print(f"e_c={row['e_c']!s:6} GFLOPs={row['gflops']:.5f}  " + "  ".join(
         f"{k}={v:.4f}" for k, v in row.items() if "/" in k), flush=True)

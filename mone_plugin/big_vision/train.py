@@ -17,8 +17,10 @@ r"""MoNE trainer: Big Vision's jit/sharding train loop, plus compute budgets.
   python -m mone_plugin.big_vision.train \
       --config configs/mone_fashion_mnist.py:e_c=0.5 --workdir /tmp/mone
 
-What it adds to `big_vision/train.py` (`config.mone`: see
-`mone_plugin/budgets.py`, shared with the Scenic trainer):
+(in a checkout patched with `patches/big_vision/`:
+`python -m big_vision.trainers.proj.mone.train --config ...`).
+
+What it adds to `big_vision/train.py` (see `budgets.py` for `config.mone`):
 - the training e_c is fixed, given as a GFLOPs budget, or drawn from a grid at
   every step; each e_c value has its own jitted update step (compiled once);
 - isoFLOPs: the number of steps is scaled to the dense ViT's training FLOPs;
@@ -33,9 +35,9 @@ The config is checked before any data or model is built.
 # pylint: disable=consider-using-from-import
 # pylint: disable=logging-fstring-interpolation
 
+import atexit
 import functools
 import importlib
-import multiprocessing.pool
 import os
 
 from absl import app
@@ -54,6 +56,7 @@ from jax.experimental import multihost_utils
 from jax.experimental.array_serialization import serialization as array_serial
 from jax.experimental.shard_map import shard_map
 import jax.numpy as jnp
+import matplotlib
 import ml_collections as mlc
 from ml_collections import config_flags
 import numpy as np
@@ -62,18 +65,44 @@ import tensorflow as tf
 
 from tensorflow.io import gfile
 
+from mone_plugin import checkpoints
+from mone_plugin import config_checks
 from mone_plugin import layers as mone_layers
-from mone_plugin import budgets as core_budgets
-from mone_plugin import viz
+from mone_plugin import workdir as workdir_lib
 from mone_plugin.big_vision import budgets as budgets_lib
+from mone_plugin.data import prepare
 
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,g-bad-import-order
 
 P = jax.sharding.PartitionSpec
+
+
+def _write_routing_maps(writer, workdir, step, maps):
+  """Writes {e_c: [H, W, 3] image} as images and PNG files."""
+  writer.write_images(step, {
+      f"routing_maps{budgets_lib.suffix(e)}": m[None] for e, m in maps.items()})
+  writer.flush()
+  if workdir:
+    d = os.path.join(workdir, "routing_maps")
+    gfile.makedirs(d)
+    for e_c, m in maps.items():
+      with gfile.GFile(os.path.join(
+          d, f"step{step:07d}{budgets_lib.suffix(e_c)}.png"), "wb") as f:
+        plt.imsave(f, np.clip(m, 0, 1), format="png")
+
+
+# Where Big Vision's configs keep what `mone_plugin.config_checks` checks.
+CONFIG_KEYS = dict(
+    batch_size="input.batch_size", steps="total_steps", epochs="total_epochs",
+    lr="lr", width="model.width", num_heads="model.num_heads",
+    num_experts="model.num_experts")
 
 
 def train_and_evaluate(config, workdir, cleanup=False):
   """Trains and evaluates the MoNE model of `config`, writing to `workdir`."""
   budgets_lib.check_config(config)
+  config_checks.check(config, CONFIG_KEYS)
 
   # Make sure TF does not touch GPUs.
   tf.config.set_visible_devices([], "GPU")
@@ -92,11 +121,23 @@ def train_and_evaluate(config, workdir, cleanup=False):
 
   save_ckpt_path = None
   if workdir:
-    gfile.makedirs(workdir)
+    # One trainer per workdir, the same config on resume (checked before
+    # anything is written), no temporary checkpoint left by a killed run.
     save_ckpt_path = os.path.join(workdir, "checkpoint.bv")
+    last, _ = checkpoints.resolve_last(save_ckpt_path)
+    if jax.process_index() == 0:
+      workdir_lib.claim(
+          workdir, config.to_json(), resuming=last != save_ckpt_path,
+          orphans=("checkpoint.bv-*-tmp", "checkpoint.bv-CUR"),
+          keep=(os.path.basename(last),))
+    else:
+      gfile.makedirs(workdir)
 
   for m in config.get("pp_modules", ["ops_general", "ops_image"]):
     importlib.import_module(f"big_vision.pp.{m}")
+  for data in [config.input.data] + [
+      e.data for e in config.get("evals", {}).values() if "data" in e]:
+    prepare.check_prepared(data.name, data.get("data_dir"))
 
   def info(s, *a):
     logging.info("\u001b[33mNOTE\u001b[0m: " + s, *a)
@@ -149,8 +190,9 @@ def train_and_evaluate(config, workdir, cleanup=False):
 
   budgets = budgets_lib.resolve(config, model, image_shape)  # Checks budgets.
 
-  pool = multiprocessing.pool.ThreadPool(1)
   mw = u.BigVisionMetricWriter(-1, -1, workdir, config)
+  if getattr(mw, "pool", None):  # No `Pool.__del__` noise after a failure.
+    atexit.register(mw.pool.close)
   # Big Vision's writer logs scalars only; images go through CLU's.
   image_writer = metric_writers.create_default_writer(
       workdir, just_logging=jax.process_index() > 0, asynchronous=False)
@@ -301,9 +343,15 @@ def train_and_evaluate(config, workdir, cleanup=False):
         **train_state_sharding,
         "chrono": jax.tree.map(lambda _: repl_sharding, u.chrono.save()),
     }
+    # Refused if a file is missing (zarr would read zeros), a shape differs
+    # or a value is NaN/inf.
+    ckpt_dir, ckpt_step = checkpoints.resolve_last(resume_ckpt_path)
+    checkpoints.check_chunks(ckpt_dir)
     loaded = u.load_checkpoint_ts(
         resume_ckpt_path, tree=shardings, shardings=shardings)
     train_state = {key: loaded[key] for key in train_state_sharding.keys()}
+    checkpoints.verify(train_state, train_state_shape, source=ckpt_dir,
+                       step=ckpt_step)
     u.chrono.load(jax.device_get(loaded["chrono"]))
     del loaded
   elif config.get("model_init"):
@@ -367,8 +415,9 @@ def train_and_evaluate(config, workdir, cleanup=False):
       u.chrono.resume()
 
   # Routing maps: the same few training images every time.
+  maps_cfg = config.mone.get("routing_maps") or {}
   # At e_c=1 (or dense) every token takes the full model: nothing to show.
-  maps_e_c = budgets.routed if budgets.num_routing_maps else ()
+  maps_e_c = tuple(e for e in budgets.eval if e is not None and e < 1)
   maps_images = None
   grid = tuple(s // p for s, p in zip(image_shape[:2], model.patch_size))
 
@@ -380,16 +429,16 @@ def train_and_evaluate(config, workdir, cleanup=False):
     if maps_images is None or not maps_e_c:
       return
     images = u.reshard(maps_images, repl_sharding)
-    for e_c in maps_e_c:
-      with mesh, nn.logical_axis_rules(sharding_rules):
+    maps = {}
+    with mesh, nn.logical_axis_rules(sharding_rules):
+      for e_c in maps_e_c:
         experts = jax.device_get(
             experts_fn(train_state["params"], images, e_c=e_c))
-      if jax.process_index() == 0:
-        viz.write(image_writer, workdir and os.path.join(
-            workdir, "routing_maps"), step, core_budgets.name(e_c),
-                  maps_images, experts.reshape(-1, *grid), model.num_experts,
-                  open_fn=gfile.GFile, makedirs=gfile.makedirs)
-    image_writer.flush()
+        maps[e_c] = budgets_lib.tile(budgets_lib.routing_maps(
+            maps_images, experts, grid, model.num_experts),
+                                     zoom=max(1, 96 // image_shape[0]))
+    if jax.process_index() == 0:
+      _write_routing_maps(image_writer, workdir, step, maps)
 
 ################################################################################
 #                                                                              #
@@ -407,12 +456,14 @@ def train_and_evaluate(config, workdir, cleanup=False):
     write_note(f"Skipping the {first_step} batches already trained on...")
     train_ds = train_ds.skip(first_step)
   n_prefetch = config.get("prefetch_to_device", 1)
-  train_iter = input_pipeline.start_global(train_ds, devices_flat, n_prefetch)
+  records = prepare.name_corrupted_file(  # Names a corrupted TFRecord file.
+      train_ds, config.input.data.name, config.input.data.get("data_dir"))
+  train_iter = input_pipeline.start_global(records, devices_flat, n_prefetch)
 
   mw.step_start(first_step)
   mw.measure("gflops_dense", budgets.dense_gflops)
   for e_c in sorted(k for k in budgets.gflops if k is not None):
-    mw.measure(f"gflops_{core_budgets.name(e_c)}", budgets.gflops[e_c])
+    mw.measure(f"gflops{budgets_lib.suffix(e_c)}", budgets.gflops[e_c])
   if first_step in (total_steps, 0):
     write_note("Running initial or final evals...")
     for (name, evaluator, _, prefix) in evaluators():
@@ -439,9 +490,9 @@ def train_and_evaluate(config, workdir, cleanup=False):
     mw.step_start(step)
     e_c = budgets.train_e_c(seed, step)
 
-    if maps_images is None and maps_e_c:
+    if maps_images is None and maps_cfg:
       maps_images = u.get_local_slice_from_fsarray(batch["image"])[
-          :budgets.num_routing_maps]
+          :maps_cfg.get("num_images", 8)]
 
     with jax.profiler.StepTraceAnnotation("train_step", step_num=step):
       with u.chrono.log_timing("z/secs/update0", noop=step > first_step + 1):
@@ -452,8 +503,32 @@ def train_and_evaluate(config, workdir, cleanup=False):
     if jax.process_index() == 0:
       prof = u.startstop_prof(prof, step, first_step, get_steps("log_training"))
 
-    if (u.itstime(step, get_steps("log_training"), total_steps, host=0)
-        or u.chrono.warmup and jax.process_index() == 0):
+    # What this step writes. Nothing is, once the loss or a norm is NaN/inf:
+    # the run stops with the last good checkpoint intact.
+    log_due = (u.itstime(step, get_steps("log_training"), total_steps, host=0)
+               or u.chrono.warmup and jax.process_index() == 0)
+    keep_last = total_steps if get_steps("ckpt", None) else None
+    keep_ckpt_steps = get_steps("keep_ckpt", None) or keep_last
+    keep = u.itstime(step, keep_ckpt_steps, total_steps, first=False)
+    ckpt_due = save_ckpt_path and (keep or u.itstime(
+        step, get_steps("ckpt", None), total_steps, first=True))
+    maps_due = maps_cfg and u.itstime(
+        step, get_steps("log", None, maps_cfg), total_steps, first=False,
+        last=True)
+    evals_due = any(u.itstime(step, log_steps, total_steps, first=False,
+                              last=True) for _, _, log_steps, _ in evaluators())
+    if log_due or ckpt_due or maps_due or evals_due:
+      try:
+        checkpoints.check_finite(jax.device_get(
+            {k: measurements[k] for k in (
+                "training_loss", "l2_grads", "l2_updates", "l2_params")}),
+                                 step)
+      except checkpoints.NonFiniteError:
+        if ckpt_mngr:  # Finish writing the last good checkpoint.
+          ckpt_mngr.wait_until_finished()
+        raise
+
+    if log_due:
       for i, sched_fn_cpu in enumerate(sched_fns_cpu):
         mw.measure(f"global_schedule{i if i else ''}",
                    sched_fn_cpu(u.put_cpu(step - 1)))
@@ -463,18 +538,9 @@ def train_and_evaluate(config, workdir, cleanup=False):
       if e_c is not None:
         mw.measure("train_e_c", e_c)
       u.chrono.tick(step)
-      for k in ("training_loss", "l2_grads", "l2_updates", "l2_params"):
-        if not np.isfinite(measurements.get(k, 0.0)):
-          raise RuntimeError(f"{k} became nan or inf somewhere within steps "
-                             f"[{step - get_steps('log_training')}, {step}]")
 
     # Checkpoint saving
-    keep_last = total_steps if get_steps("ckpt", None) else None
-    keep_ckpt_steps = get_steps("keep_ckpt", None) or keep_last
-    if save_ckpt_path and (
-        (keep := u.itstime(step, keep_ckpt_steps, total_steps, first=False))
-        or u.itstime(step, get_steps("ckpt", None), total_steps, first=True)
-    ):
+    if ckpt_due:
       u.chrono.pause(wait_for=train_state)
       ckpt = {**train_state}
       with jax.transfer_guard("allow"):
@@ -482,12 +548,14 @@ def train_and_evaluate(config, workdir, cleanup=False):
       chrono_shardings = jax.tree.map(lambda _: repl_sharding, chrono_ckpt)
       ckpt = ckpt | {"chrono": u.reshard(chrono_ckpt, chrono_shardings)}
       u.save_checkpoint_ts(ckpt_mngr, ckpt, save_ckpt_path, step, keep)
+      if workdir_lib.kill_requested(step):  # Test-only: die once it is saved.
+        ckpt_mngr.wait_until_finished()
+        workdir_lib.after_checkpoint(step)
       u.chrono.resume()
 
-    run_evals(step, only_due=True)
-    if maps_e_c and u.itstime(
-        step, get_steps("routing_maps", None, config.mone), total_steps,
-        first=False, last=True):
+    if evals_due:
+      run_evals(step, only_due=True)
+    if maps_due:
       write_routing_maps(step)
     mw.step_end()
 
@@ -496,8 +564,6 @@ def train_and_evaluate(config, workdir, cleanup=False):
 
   write_note(f"Done!\n{u.chrono.note}")
 
-  pool.close()
-  pool.join()
   mw.close()
   image_writer.close()
   if ckpt_mngr:
@@ -505,6 +571,8 @@ def train_and_evaluate(config, workdir, cleanup=False):
 
   u.sync()
   u.maybe_cleanup_workdir(workdir, cleanup, info)
+  if workdir:
+    workdir_lib.release(workdir)
 
 
 def main(argv):

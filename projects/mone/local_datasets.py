@@ -33,6 +33,8 @@ from scenic.dataset_lib import datasets
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from mone_plugin.data import prepare
+
 
 def _builder(dataset_configs):
   """The TFDS builder of an already prepared data set, with a clear error."""
@@ -40,17 +42,19 @@ def _builder(dataset_configs):
   data_dir = dataset_configs.get('data_dir')
   if data_dir:
     data_dir = os.path.expanduser(data_dir)
+    prepare.check_prepared(name, data_dir)  # The local data sets: `make data`.
   try:
     builder = tfds.builder(name, data_dir=data_dir)
   except Exception as e:  # TFDS raises several types for a missing data set.
     raise ValueError(
         f'TFDS data set {name!r} is not prepared in data_dir={data_dir!r} '
-        f'({str(e).splitlines()[0]}). Build it first: '
-        '`python -m mone_plugin.data.prepare`.') from e
+        f'({str(e).splitlines()[0]}). Build it first (in the MoNE plugin repo: '
+        '`python -m mone_plugin.data.prepare`).') from e
   if not builder.is_prepared():
     raise ValueError(
         f'TFDS data set {name!r} is not prepared in data_dir={data_dir!r}. '
-        'Build it first: `python -m mone_plugin.data.prepare`.')
+        'Build it first (in the MoNE plugin repo: '
+        '`python -m mone_plugin.data.prepare`).')
   return builder
 
 
@@ -107,7 +111,9 @@ def _build(*, inputs_key, batch_size, eval_batch_size, num_shards, dtype_str,
   shard = functools.partial(dataset_utils.shard, n_devices=num_shards)
 
   def iterate(ds, pad):
-    it = map(dataset_utils.tf_to_numpy, iter(ds))
+    records = prepare.name_corrupted_file(  # Names a corrupted TFRecord file.
+        ds, dataset_configs.tfds_name, dataset_configs.get('data_dir'))
+    it = map(dataset_utils.tf_to_numpy, records)
     return map(shard, map(pad, it))
 
   shape = tuple(train_ds.element_spec['inputs'].shape[1:])

@@ -78,6 +78,7 @@ def get_trainer(trainer_name: str) -> Callable[..., Any]:
 def main(rng: jnp.ndarray, config: ml_collections.ConfigDict, workdir: str,
          writer: metric_writers.MetricWriter):
   """Builds the dataset and runs the configured trainer."""
+  trainer.check_config(config)  # Before any data or model is built.
   model_cls = get_model_cls(config.model_name)
   train_fn = get_trainer(config.trainer_name)
   data_rng, rng = jax.random.split(rng)

@@ -22,9 +22,7 @@ a compute budget per forward pass, see `model.py` for budgets):
     token on that expert (capacities one-hot on expert i): MatViT's joint
     scheme, nested in the model dimension D.
   - `train`: MoNE training at a fixed e_c, or with e_c sampled every step
-    from `config.mone.train_e_c_grid` (`config.mone`: see
-    `mone_plugin/budgets.py`, shared with Big Vision); optionally initialised
-    through the
+    from `config.mone.train_e_c_grid`; optionally initialised through the
     `init_from` block (nested or plain ViT image checkpoint, inflated to video
     by the model's `init_from_train_state`).
   - `evaluate`: restores a checkpoint and evaluates it at every budget.
@@ -36,6 +34,7 @@ the image summaries and to `<workdir>/routing_maps/`.
 """
 
 import functools
+import io
 import json
 import os
 import time
@@ -60,9 +59,11 @@ from scenic.train_lib import pretrain_utils
 from scenic.train_lib import train_utils
 import tensorflow as tf
 
-from mone_plugin import layers as mone_layers
 from mone_plugin import budgets as core_budgets
-from mone_plugin import viz
+from mone_plugin import checkpoints
+from mone_plugin import config_checks
+from mone_plugin import layers as mone_layers
+from mone_plugin import workdir as workdir_lib
 from projects.mone import model as mone_model
 
 Batch = Dict[str, jnp.ndarray]
@@ -70,6 +71,18 @@ Batch = Dict[str, jnp.ndarray]
 NamedBudget = Tuple[str, mone_model.Budget]
 
 flax.config.update('flax_use_orbax_checkpointing', False)
+
+# Expert colours of the routing maps, smallest expert first.
+EXPERT_COLORS = np.array([
+    [0.27, 0.47, 0.85],  # blue
+    [0.30, 0.72, 0.35],  # green
+    [0.98, 0.70, 0.20],  # orange
+    [0.86, 0.20, 0.18],  # red
+    [0.58, 0.40, 0.74],  # purple (E > 4)
+    [0.55, 0.34, 0.29],
+    [0.89, 0.47, 0.76],
+    [0.50, 0.50, 0.50],
+])
 
 
 def train_step(
@@ -160,11 +173,11 @@ def eval_step(train_state, batch, *, flax_model, metrics_fn,
 
 def routing_step(train_state, inputs, *, flax_model,
                  budgets: Sequence[NamedBudget]):
-  """Expert maps of `inputs` at every budget below the full model."""
+  """Expert maps of `inputs` at every routed budget."""
   variables = {'params': train_state.params, **train_state.model_state}
   return {name: flax_model.apply(variables, inputs, budget=budget,
                                  method='routing')
-          for name, budget in budgets if core_budgets.draws_routing(budget)}
+          for name, budget in budgets if budget is not None}
 
 
 def _named_metrics(metrics_fn, logits, batch, always_suffix=False):
@@ -174,49 +187,147 @@ def _named_metrics(metrics_fn, logits, batch, always_suffix=False):
           for key, value in metrics_fn(lg, batch).items()}
 
 
+################################ Routing maps ################################
+
+
+def routing_image(inputs: np.ndarray, experts: np.ndarray,
+                  num_experts: int, scale: int = 4) -> np.ndarray:
+  """One RGB image: a row per example, a column per (token) frame.
+
+  Args:
+    inputs: [n, H, W, C] images or [n, T, H, W, C] clips, in [-1, 1].
+    experts: [n, h, w] or [n, T', h, w] expert of every token (0 = smallest).
+    num_experts: E, for the legend colours.
+    scale: Integer upsampling of the result, for legibility.
+
+  Returns:
+    float32 [rows * H * scale, cols * W * scale, 3] in [0, 1]: each frame in
+    grey, tinted with the colour of its tokens' experts.
+  """
+  if experts.ndim == 3:
+    inputs, experts = inputs[:, None], experts[:, None]
+  n, t, big_h, big_w = inputs.shape[:4]
+  t_tok, h, w = experts.shape[1:]
+  if big_h % h or big_w % w or t % t_tok:
+    raise ValueError(f'Routing map {experts.shape} does not tile the inputs '
+                     f'{inputs.shape}.')
+  # The first input frame of every tubelet stands for it.
+  frames = inputs[:, ::t // t_tok]
+  grey = (frames.mean(axis=-1, keepdims=True) + 1.0) / 2.0
+  colors = EXPERT_COLORS[np.clip(experts, 0, min(num_experts, 8) - 1)]
+  colors = colors.repeat(big_h // h, axis=2).repeat(big_w // w, axis=3)
+  tinted = 0.5 * grey + 0.5 * colors
+  tinted = np.pad(tinted, ((0, 0), (0, 0), (1, 1), (1, 1), (0, 0)),
+                  constant_values=1.0)
+  grid = tinted.transpose(0, 2, 1, 3, 4).reshape(
+      n * (big_h + 2), t_tok * (big_w + 2), 3)
+  grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+  return np.clip(grid, 0.0, 1.0).astype(np.float32)
+
+
+def _write_routing_maps(step, maps, inputs, num_experts, writer, workdir):
+  out_dir = os.path.join(workdir, 'routing_maps')
+  tf.io.gfile.makedirs(out_dir)
+  images = {}
+  for name, experts in maps.items():
+    image = routing_image(inputs, experts, num_experts)
+    images[f'routing_{name}'] = image[None]
+    png = tf.io.encode_png(tf.convert_to_tensor(
+        np.round(image * 255).astype(np.uint8)))
+    tf.io.write_file(
+        os.path.join(out_dir, f'step{step:06d}_{name}.png'), png)
+    # The numbers behind the picture, for analyses of what was routed where.
+    buf = io.BytesIO()
+    np.savez_compressed(buf, inputs=inputs, experts=experts)
+    with tf.io.gfile.GFile(
+        os.path.join(out_dir, f'step{step:06d}_{name}.npz'), 'wb') as f:
+      f.write(buf.getvalue())
+  writer.write_images(step, images)
+
+
 ############################ Budgets and schedule ############################
-
-
-def run_budgets(config, model) -> core_budgets.Budgets:
-  """`config.mone`, checked and resolved for the model (`core_budgets`)."""
-  return core_budgets.resolve(
-      config.get('mone'), model.flax_model,
-      tuple(model.dataset_meta_data['input_shape'][1:]))
 
 
 def eval_budgets(config, model) -> Tuple[NamedBudget, ...]:
   """The named budgets evaluated by `train` and `evaluate`."""
-  return tuple((core_budgets.name(e), e)
-               for e in run_budgets(config, model).eval)
+  values = config.get('mone', {}).get('eval_e_c')
+  if values is None:
+    values = (model.flax_model.e_c,)
+  budgets = []
+  for value in values:
+    model.check_budget(value)
+    budgets.append((mone_model.budget_name(value), value))
+  return tuple(budgets)
 
 
 def nested_budgets(model) -> Tuple[NamedBudget, ...]:
   """Every token on expert i, for every i: `expert{i}` (0 = smallest)."""
   return tuple((f'expert{i}', b) for i, b in
-               enumerate(core_budgets.one_hot(model.num_experts)))
+               enumerate(mone_model.one_hot_budgets(model.num_experts)))
 
 
 def train_budget_fn(config, model) -> Callable[[int], Tuple[NamedBudget]]:
   """Budget of every MoNE training step: fixed, or sampled from a grid.
 
-  The sample depends only on (rng_seed, step) (`core_budgets.sample_e_c`),
-  so a resumed run draws the same budgets as an uninterrupted one.
+  The sample depends only on (rng_seed, step), so a resumed run draws the
+  same budgets as an uninterrupted one.
 
   Args:
-    config: Experiment config; `config.mone.train_e_c_grid` (tuple),
-      `config.mone.e_c` or `config.mone.gflops` (default: the model's `e_c`).
+    config: Experiment config; `config.mone.train_e_c_grid` (tuple) or
+      `config.mone.train_e_c` (default: the model's `e_c`).
     model: The Scenic model.
 
   Returns:
     A function of the step returning one named budget (name 'train').
   """
-  budgets = run_budgets(config, model)
-  if budgets.step_scale != 1.0:
-    raise ValueError('config.mone.iso_flops=True is not supported by the '
-                     'Scenic trainer: scale config.num_training_steps (and '
-                     f'the schedule) by {budgets.step_scale:.4g} instead.')
-  seed = config.get('rng_seed', 0)
-  return lambda step: (('train', budgets.train_e_c(seed, step)),)
+  mone_cfg = config.get('mone', ml_collections.ConfigDict())
+  grid = tuple(mone_cfg.get('train_e_c_grid') or ())
+  for value in grid:
+    if value is None:
+      raise ValueError('train_e_c_grid must hold e_c values, not None.')
+    model.check_budget(value)
+  if grid:
+    seed = config.get('rng_seed', 0)
+    def sample(step):
+      rng = np.random.default_rng((seed, step))
+      return (('train', float(grid[rng.integers(len(grid))])),)
+    return sample
+  fixed = mone_cfg.get('train_e_c', model.flax_model.e_c)
+  model.check_budget(fixed)
+  return lambda step: (('train', fixed),)
+
+
+############################### Config checks ################################
+
+# Where Scenic's configs keep what `mone_plugin.config_checks` checks.
+CONFIG_KEYS = dict(
+    batch_size=('batch_size', 'eval_batch_size'), steps='num_training_steps',
+    epochs='num_training_epochs', lr='lr_configs.base_learning_rate',
+    width=('model.width', 'model.hidden_size'),
+    num_heads=('model.num_heads', 'model.spatial_transformer.num_heads',
+               'model.temporal_transformer.num_heads'),
+    num_experts='model.num_experts')
+
+
+def check_config(config):
+  """Fails on a bad config, naming the key and what is allowed.
+
+  Runs before any data or model is built (`main.py`): required fields, batch
+  size, steps, learning rate, widths and heads, and the budgets of
+  `config.mone` (`mone_plugin/budgets.py`).
+
+  Args:
+    config: The experiment config.
+  """
+  required, one_of = ['batch_size', 'model_name', 'dataset_configs'], []
+  if config.get('trainer_name') != 'mone_evaluator':
+    required.append('lr_configs')
+    one_of.append(('num_training_steps', 'num_training_epochs'))
+  config_checks.check_all(config, CONFIG_KEYS, required, one_of)
+  model_cfg = config.get('model') or {}
+  core_budgets.check_config(config.get('mone'),
+                            model_cfg.get('num_experts', 4),
+                            model_cfg.get('capacity_method', 'mone'))
 
 
 ########################### Initialisation helpers ###########################
@@ -255,6 +366,11 @@ def _initial_train_state(config, model, dataset, rng, workdir):
     train_state, start_step = train_utils.restore_checkpoint(
         workdir, train_state)
   if start_step:
+    # Every parameter and optimizer slot present, with its shape, finite.
+    checkpoints.verify(
+        {'params': train_state.params, 'opt_state': train_state.opt_state},
+        {'params': params, 'opt_state': opt_state}, source=workdir,
+        step=start_step)
     logging.info('Resuming from the checkpoint of step %d in %s.', start_step,
                  workdir)
   elif config.get('init_from') and config.init_from.get('checkpoint_path'):
@@ -284,9 +400,8 @@ def _evaluate_all(train_state, dataset, eval_step_p, steps, budgets, model,
     metrics.append(train_utils.unreplicate_and_get(
         eval_step_p(train_state, batch)))
   extra = {}
-  shape = tuple(model.dataset_meta_data['input_shape'][1:])
   for name, budget in budgets:
-    gflops = core_budgets.gflops(model.flax_model, shape, budget)
+    gflops = model.gflops(budget)
     if gflops is not None:
       extra[f'gflops_{name}'] = gflops
   summary = train_utils.log_eval_summary(
@@ -297,23 +412,32 @@ def _evaluate_all(train_state, dataset, eval_step_p, steps, budgets, model,
 
 def _log_routing_maps(train_state, first_batch, routing_p, config, model,
                       step, writer, workdir):
-  num = run_budgets(config, model).num_routing_maps
+  num = config.get('mone', {}).get('num_routing_maps', 4)
   if not num or first_batch is None:
     return
   inputs = first_batch['inputs'][:, :num]  # [devices, n, ...]
   maps = routing_p(train_state, inputs)
-  if jax.process_index() == 0:
-    for name, experts in maps.items():
-      viz.write(writer, os.path.join(workdir, 'routing_maps'), step, name,
-                np.asarray(inputs[0]), np.asarray(experts[0]),
-                model.num_experts, open_fn=tf.io.gfile.GFile,
-                makedirs=tf.io.gfile.makedirs)
+  maps = {k: np.asarray(v[0]) for k, v in maps.items()}
+  if maps and jax.process_index() == 0:
+    _write_routing_maps(step, maps, np.asarray(inputs[0]),
+                        model.num_experts, writer, workdir)
+
+
+def _check_finite(train_metrics, train_logs, step):
+  """Raises at the first NaN/inf loss or norm of the steps not yet logged."""
+  first = step - len(train_logs) + 1
+  for i, (metrics, logs) in enumerate(zip(train_metrics, train_logs)):
+    values = {k: v for k, v in logs.items() if k.startswith('l2_')}
+    values.update({k: v[0] for k, v in metrics.items()
+                   if k.startswith('loss')})
+    checkpoints.check_finite(jax.device_get(values), first + i)
 
 
 def _train_loop(*, rng, config, model_cls, dataset, workdir, writer,
                 budget_fn, budgets_eval):
   """The loop shared by `train` and `train_nested`."""
   lead_host = jax.process_index() == 0
+  claim_workdir(config, workdir)
   model = model_cls(config, dataset.meta_data)
   budget_fn, budgets_eval = budget_fn(model), budgets_eval(model)
   (train_state, start_step, lr_fn, chrono, num_params,
@@ -381,8 +505,16 @@ def _train_loop(*, rng, config, model_cls, dataset, workdir, writer,
       train_logs.append(logs)
     if lead_host:
       report_progress(step)
-    if step % log_summary_steps == 1 or step == total_steps or (
-        lead_host and chrono.warmup):
+    summary_due = step % log_summary_steps == 1 or step == total_steps or (
+        lead_host and chrono.warmup)
+    eval_due = step % log_eval_steps == 1 or step == total_steps
+    checkpoint_due = config.get('checkpoint') and (
+        step % checkpoint_steps == 0 or step == total_steps)
+    if summary_due or eval_due or checkpoint_due:
+      # Nothing is written once a loss or norm is NaN/inf: the run stops with
+      # the last good checkpoint intact.
+      _check_finite(train_metrics, train_logs, step)
+    if summary_due:
       chrono.pause(wait_for=train_metrics)
       if lead_host:
         chrono.tick(step, writer, lambda note: None)
@@ -395,7 +527,7 @@ def _train_loop(*, rng, config, model_cls, dataset, workdir, writer,
           writer=writer)
       train_metrics, train_logs = [], []
       chrono.resume()
-    if step % log_eval_steps == 1 or step == total_steps:
+    if eval_due:
       chrono.pause(wait_for=train_state.params)
       with report_progress.timed('eval'):
         train_state, eval_summary, first = _evaluate_all(
@@ -405,20 +537,31 @@ def _train_loop(*, rng, config, model_cls, dataset, workdir, writer,
                           writer, workdir)
       writer.flush()
       chrono.resume()
-    if config.get('checkpoint') and (
-        (step % checkpoint_steps == 0) or step == total_steps):
+    if checkpoint_due:
       chrono.pause(wait_for=(train_state.params, train_state.opt_state))
       with report_progress.timed('checkpoint'):
         train_utils.handle_checkpointing(
             train_state, chrono, workdir,
             config.get('max_checkpoint_keep', 3))
+      workdir_lib.after_checkpoint(step)  # A test hook.
       chrono.resume()
 
   train_utils.barrier_across_hosts()
   if lead_host and eval_summary is not None:
     _write_json(workdir, 'final_eval.json', {
         'step': total_steps, **eval_summary})
+  workdir_lib.release(workdir)
   return train_state, train_summary, eval_summary
+
+
+def claim_workdir(config, workdir):
+  """One trainer per workdir, the same config on resume; see `workdir.py`."""
+  if jax.process_index() != 0:
+    return
+  resuming = bool(config.get('checkpoint')) and bool(
+      tf.io.gfile.glob(os.path.join(workdir, 'checkpoint_[0-9]*')))
+  workdir_lib.claim(workdir, config.to_json(), resuming=resuming,
+                    orphans=('checkpoint_tmp*',))
 
 
 def _write_json(workdir, name, content):
@@ -487,6 +630,7 @@ def evaluate(*, rng: jnp.ndarray, config: ml_collections.ConfigDict,
   Returns:
     The eval summary (metric name -> value).
   """
+  claim_workdir(config, workdir)
   model = model_cls(config, dataset.meta_data)
   budgets = eval_budgets(config, model)
   path = config.get('eval_from', {}).get('checkpoint_path')
@@ -500,7 +644,8 @@ def evaluate(*, rng: jnp.ndarray, config: ml_collections.ConfigDict,
       config=config, rngs=rng)
   restored = pretrain_utils.restore_pretrained_checkpoint(
       path, assert_exist=True)
-  _check_same_shapes(params, restored.params, path)
+  checkpoints.verify(restored.params, params, source=path,
+                     step=int(restored.global_step))
   state = train_utils.TrainState(
       global_step=restored.global_step, params=restored.params,
       model_state=restored.model_state or model_state, rng=rng)
@@ -531,17 +676,6 @@ def evaluate(*, rng: jnp.ndarray, config: ml_collections.ConfigDict,
   if jax.process_index() == 0:
     _write_json(workdir, 'eval_results.json', results)
   writer.flush()
+  workdir_lib.release(workdir)
   return summary
 
-
-def _check_same_shapes(expected, restored, path):
-  flat_e = flax.traverse_util.flatten_dict(flax.core.unfreeze(expected))
-  flat_r = flax.traverse_util.flatten_dict(flax.core.unfreeze(restored))
-  problems = [f"{'/'.join(k)}: checkpoint {np.shape(flat_r[k])} vs model "
-              f'{np.shape(v)}' for k, v in flat_e.items()
-              if k in flat_r and np.shape(flat_r[k]) != np.shape(v)]
-  missing = ['/'.join(k) for k in flat_e if k not in flat_r]
-  if problems or missing:
-    raise ValueError(
-        f'Checkpoint {path} does not fit the model: shape mismatches '
-        f'{problems[:5]}, missing parameters {missing[:5]}.')
