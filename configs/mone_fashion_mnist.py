@@ -45,6 +45,8 @@ Arguments (`--config configs/mone_fashion_mnist.py:e_c=0.5,steps=500`):
                     uninterrupted one;
   data_dir          TFDS data dir (default $MONE_DATA_DIR/tfds, as
                     `mone_plugin.data.prepare` writes it);
+  val               tune honestly: train on train[:50000] and evaluate on the
+                    held-out train[50000:] (evaluator `val`) instead of test;
   runlocal          10 steps of a 2-layer model on small splits (smoke test).
 """
 
@@ -72,7 +74,8 @@ def get_config(arg=None):
       dense=False, iso_flops=False, eval_e_c='', steps=1200, batch=128,
       lr=0.006, wd=0.0001, warmup=100, router='learned', capacity='mone',
       seed=0, width=64, depth=4, heads=4, mlp=256, scan=True,
-      fsdp=False, deterministic=False, data_dir='', runlocal=False)
+      fsdp=False, deterministic=False, data_dir='', val=False,
+      runlocal=False)
   config = mlc.ConfigDict()
 
   config.seed = arg.seed
@@ -83,8 +86,11 @@ def get_config(arg=None):
 
   data_dir = arg.data_dir or default_data_dir()
   config.input = dict()
-  config.input.data = dict(name='fashion_mnist_local', split='train',
-                           data_dir=data_dir)
+  # `val` holds the last 10,000 training images out (MONE.md §5: tune on a
+  # validation split of the training data, report test once).
+  config.input.data = dict(
+      name='fashion_mnist_local',
+      split='train[:50000]' if arg.val else 'train', data_dir=data_dir)
   config.input.batch_size = 16 if arg.runlocal and arg.batch == 128 else arg.batch
   config.input.shuffle_buffer_size = 10_000 if not arg.runlocal else 100
   pp_common = ('|value_range(-1, 1)|onehot(10, key="label", key_result="labels")'
@@ -151,6 +157,11 @@ def get_config(arg=None):
   if arg.runlocal:  # Tiny: 10 steps of a 2-layer model, 64 test images.
     config.model.depth = min(arg.depth, 2)
     config.evals.test.data.split = 'test[:64]'
+  if arg.val:  # The same evaluator on held-out training images only.
+    config.evals.val = config.evals.test
+    config.evals.val.data.split = (
+        'train[50000:50064]' if arg.runlocal else 'train[50000:]')
+    del config.evals['test']
     if config.mone.get('train_e_c_grid') and arg.grid == DEFAULT_GRID:
       config.mone.train_e_c_grid = (0.5, 1.0)
 

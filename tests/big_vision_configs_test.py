@@ -84,5 +84,21 @@ class PaperConfigsTest(parameterized.TestCase):
     self.assertEqual(b.train, (None,))
 
 
+@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+class FashionMnistConfigTest(absltest.TestCase):
+
+  def test_val_holds_out_training_images(self):
+    # Tuning reads `val` only: the last 10,000 training images, never seen in
+    # training and disjoint from test.
+    config = get_config("mone_fashion_mnist", "val,e_c=0.4")
+    self.assertEqual(config.input.data.split, "train[:50000]")
+    self.assertEqual(list(config.evals), ["val"])
+    self.assertEqual(config.evals.val.data.split, "train[50000:]")
+    config = get_config("mone_fashion_mnist", "e_c=0.4")
+    self.assertEqual(config.input.data.split, "train")
+    self.assertEqual(list(config.evals), ["test"])
+    self.assertEqual(config.evals.test.data.split, "test")
+
+
 if __name__ == "__main__":
   absltest.main()
