@@ -214,8 +214,20 @@ class ConfigCheckTest(absltest.TestCase):
                      ("grid=0.1;0.5", "0.1")):
       with self.subTest(arg):
         with self.assertRaisesRegex(
-            ValueError, rf"e_c={bad} is infeasible.*\[0.125, 1\]"):
+            ValueError, rf"={bad} is outside the feasible range; allowed: a "
+            r"number in \[0\.125, 1\] \(E=4 experts\)"):
           self._train(load_config("runlocal," + arg))
+
+  def test_conflicting_and_renamed_keys(self):
+    with self.assertRaisesRegex(ValueError, r"sets \['e_c', 'train_e_c_grid'"
+                                r"\]: give at most one"):
+      self._train(load_config("runlocal,e_c=0.5,grid=0.5;1"))
+    config = load_config("runlocal")
+    config.mone.e_c_train_grid = (0.5, 1.0)
+    with self.assertRaisesRegex(ValueError, r"config\.mone\.e_c_train_grid "
+                                r"was renamed: use config\.mone\."
+                                r"train_e_c_grid"):
+      self._train(config)
 
   def test_missing_keys(self):
     config = load_config("runlocal")
@@ -231,14 +243,15 @@ class ConfigCheckTest(absltest.TestCase):
       self._train(load_config("runlocal,gflops=5.0"))
 
   def test_gflops_budget_sets_e_c(self):
+    from mone_plugin import budgets as core_budgets  # pylint: disable=g-import-not-at-top
     from mone_plugin.big_vision import budgets  # pylint: disable=g-import-not-at-top
     import big_vision.models.proj.mone.vit as mone_vit  # pylint: disable=g-import-not-at-top
     config = load_config("runlocal")
     model = mone_vit.Model(10, **config.model)
-    target = budgets.gflops(model, (32, 32, 1), 0.4)
+    target = core_budgets.gflops(model, (32, 32, 1), 0.4)
     with config.unlocked():
       config.mone.gflops = target
-      config.mone.e_c_train_grid = None
+      config.mone.train_e_c_grid = None
     budgets.check_config(config)
     b = budgets.resolve(config, model, (32, 32, 1))
     # EPR rounds bucket sizes down, so the e_c meeting the budget is a bit

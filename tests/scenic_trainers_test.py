@@ -171,14 +171,15 @@ class TrainersTest(absltest.TestCase):
         self.assertGreater(grads[step], 0.0, f'step {step}: {grads}')
         self.assertBetween(alphas[step], 1e-9, 1.0 - 1e-9)
     # Evaluated at both budgets, with GFLOPs growing with e_c.
-    self.assertLess(eval_summary['gflops_ec0.30'],
-                    eval_summary['gflops_ec1.00'])
-    for name in ('ec0.30', 'ec1.00'):
+    self.assertLess(eval_summary['gflops_ec0.3'], eval_summary['gflops_ec1'])
+    for name in ('ec0.3', 'ec1'):
       self.assertBetween(eval_summary[f'accuracy_{name}'], 0.0, 1.0)
-      image = writer.images[f'routing_{name}'][12]
-      self.assertEqual(image.shape[-1], 3)
-      self.assertTrue(os.path.exists(os.path.join(
-          workdir, 'routing_maps', f'step000012_{name}.png')))
+    # Routing maps (as Big Vision's trainer draws them) below the full model.
+    self.assertEqual(writer.images['routing_maps_ec0.3'][12].shape[-1], 3)
+    self.assertNotIn('routing_maps_ec1', writer.images)
+    self.assertEqual(
+        sorted(os.listdir(os.path.join(workdir, 'routing_maps')))[-2:],
+        ['step0000012_ec0.3.npz', 'step0000012_ec0.3.png'])
     with open(os.path.join(workdir, 'final_eval.json')) as f:
       self.assertEqual(json.load(f)['step'], 12)
     del state
@@ -210,7 +211,9 @@ class TrainersTest(absltest.TestCase):
       run(trainer.train, config, os.path.join(self.tmp, 'bad_shape'))
     config = tiny_video_config(2)
     config.mone.eval_e_c = (0.3, 2.0)
-    with self.assertRaisesRegex(ValueError, 'e_c=2 is infeasible'):
+    with self.assertRaisesRegex(
+        ValueError, r'eval_e_c\[1\]=2.0 is outside the feasible range; '
+        r'allowed: a number in \[0.125, 1\]'):
       run(trainer.train, config, os.path.join(self.tmp, 'bad_ec'))
     config = tiny_video_config(2)
     config.init_from.checkpoint_path = os.path.join(self.tmp, 'nothing')
@@ -230,7 +233,14 @@ class BudgetScheduleTest(absltest.TestCase):
     self.assertEqual(draws, [trainer.train_budget_fn(config, model)(step)[0][1]
                              for step in range(1, 41)])
     config.mone.train_e_c_grid = (0.3, 0.01)
-    with self.assertRaisesRegex(ValueError, 'e_c=0.01 is infeasible'):
+    with self.assertRaisesRegex(ValueError, r'train_e_c_grid\[1\]=0.01 is '
+                                'outside the feasible range'):
+      trainer.train_budget_fn(config, model)
+    # The keys of the one vocabulary: an old one names the new one.
+    del config.mone['train_e_c_grid']
+    config.mone.train_e_c = 0.3
+    with self.assertRaisesRegex(ValueError, r'config\.mone\.train_e_c was '
+                                r'renamed: use config\.mone\.e_c'):
       trainer.train_budget_fn(config, model)
 
 

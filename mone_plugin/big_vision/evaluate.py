@@ -48,6 +48,7 @@ import tensorflow as tf
 
 from tensorflow.io import gfile
 
+from mone_plugin import budgets as core_budgets
 from mone_plugin import checkpoints
 from mone_plugin.big_vision import budgets as budgets_lib
 from mone_plugin.data import prepare
@@ -106,7 +107,8 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
   model_mod = importlib.import_module(f"big_vision.models.{config.model_name}")
   model = model_mod.Model(
       num_classes=config.num_classes, **config.get("model", {}))
-  budgets_lib.check_e_c(model, e_cs)  # Fail before loading anything.
+  for e_c in e_cs:  # Fail before loading anything.
+    core_budgets.check_budget(e_c, model.num_experts, model.capacity_method)
 
   train_ds, _ = input_pipeline.training(config.input)
   spec = train_ds.element_spec["image"]
@@ -133,7 +135,7 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
       lambda key, cfg: None, devices)
 
   rows = {e: {"e_c": "dense" if e is None else e,
-              "gflops": budgets_lib.gflops(model, image_shape, e)}
+              "gflops": core_budgets.gflops(model, image_shape, e)}
           for e in e_cs}
   for name, evaluator, _, prefix in evaluators:
     e_c = specs[name].get("pred_kw", {}).get("e_c")
@@ -141,8 +143,8 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
       for key, value in evaluator.run(train_state):
         value = float(jax.device_get(value))
         logging.info("%s%s = %.4f", prefix, key, value)
-        rows[e_c][f"{prefix.rstrip('/').removesuffix(budgets_lib.suffix(e_c))}"
-                  f"/{key}"] = value
+        suffix = f"_{core_budgets.name(e_c)}"
+        rows[e_c][f"{prefix.rstrip('/').removesuffix(suffix)}/{key}"] = value
     row = rows[e_c]
     print(f"e_c={row['e_c']!s:6} GFLOPs={row['gflops']:.5f}  " + "  ".join(
         f"{k}={v:.4f}" for k, v in row.items() if "/" in k), flush=True)

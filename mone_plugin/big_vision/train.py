@@ -17,10 +17,8 @@ r"""MoNE trainer: Big Vision's jit/sharding train loop, plus compute budgets.
   python -m mone_plugin.big_vision.train \
       --config configs/mone_fashion_mnist.py:e_c=0.5 --workdir /tmp/mone
 
-(in a checkout patched with `patches/big_vision/`:
-`python -m big_vision.trainers.proj.mone.train --config ...`).
-
-What it adds to `big_vision/train.py` (see `budgets.py` for `config.mone`):
+What it adds to `big_vision/train.py` (`config.mone`: see
+`mone_plugin/budgets.py`, shared with the Scenic trainer):
 - the training e_c is fixed, given as a GFLOPs budget, or drawn from a grid at
   every step; each e_c value has its own jitted update step (compiled once);
 - isoFLOPs: the number of steps is scaled to the dense ViT's training FLOPs;
@@ -56,7 +54,6 @@ from jax.experimental import multihost_utils
 from jax.experimental.array_serialization import serialization as array_serial
 from jax.experimental.shard_map import shard_map
 import jax.numpy as jnp
-import matplotlib
 import ml_collections as mlc
 from ml_collections import config_flags
 import numpy as np
@@ -65,31 +62,17 @@ import tensorflow as tf
 
 from tensorflow.io import gfile
 
+from mone_plugin import budgets as core_budgets
 from mone_plugin import checkpoints
 from mone_plugin import config_checks
 from mone_plugin import layers as mone_layers
+from mone_plugin import viz
 from mone_plugin import workdir as workdir_lib
 from mone_plugin.big_vision import budgets as budgets_lib
 from mone_plugin.data import prepare
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,g-bad-import-order
 
 P = jax.sharding.PartitionSpec
-
-
-def _write_routing_maps(writer, workdir, step, maps):
-  """Writes {e_c: [H, W, 3] image} as images and PNG files."""
-  writer.write_images(step, {
-      f"routing_maps{budgets_lib.suffix(e)}": m[None] for e, m in maps.items()})
-  writer.flush()
-  if workdir:
-    d = os.path.join(workdir, "routing_maps")
-    gfile.makedirs(d)
-    for e_c, m in maps.items():
-      with gfile.GFile(os.path.join(
-          d, f"step{step:07d}{budgets_lib.suffix(e_c)}.png"), "wb") as f:
-        plt.imsave(f, np.clip(m, 0, 1), format="png")
 
 
 # Where Big Vision's configs keep what `mone_plugin.config_checks` checks.
@@ -415,9 +398,8 @@ def train_and_evaluate(config, workdir, cleanup=False):
       u.chrono.resume()
 
   # Routing maps: the same few training images every time.
-  maps_cfg = config.mone.get("routing_maps") or {}
   # At e_c=1 (or dense) every token takes the full model: nothing to show.
-  maps_e_c = tuple(e for e in budgets.eval if e is not None and e < 1)
+  maps_e_c = budgets.routed if budgets.num_routing_maps else ()
   maps_images = None
   grid = tuple(s // p for s, p in zip(image_shape[:2], model.patch_size))
 
@@ -429,16 +411,16 @@ def train_and_evaluate(config, workdir, cleanup=False):
     if maps_images is None or not maps_e_c:
       return
     images = u.reshard(maps_images, repl_sharding)
-    maps = {}
-    with mesh, nn.logical_axis_rules(sharding_rules):
-      for e_c in maps_e_c:
+    for e_c in maps_e_c:
+      with mesh, nn.logical_axis_rules(sharding_rules):
         experts = jax.device_get(
             experts_fn(train_state["params"], images, e_c=e_c))
-        maps[e_c] = budgets_lib.tile(budgets_lib.routing_maps(
-            maps_images, experts, grid, model.num_experts),
-                                     zoom=max(1, 96 // image_shape[0]))
-    if jax.process_index() == 0:
-      _write_routing_maps(image_writer, workdir, step, maps)
+      if jax.process_index() == 0:
+        viz.write(image_writer, workdir and os.path.join(
+            workdir, "routing_maps"), step, core_budgets.name(e_c),
+                  maps_images, experts.reshape(-1, *grid), model.num_experts,
+                  open_fn=gfile.GFile, makedirs=gfile.makedirs)
+    image_writer.flush()
 
 ################################################################################
 #                                                                              #
@@ -463,7 +445,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
   mw.step_start(first_step)
   mw.measure("gflops_dense", budgets.dense_gflops)
   for e_c in sorted(k for k in budgets.gflops if k is not None):
-    mw.measure(f"gflops{budgets_lib.suffix(e_c)}", budgets.gflops[e_c])
+    mw.measure(f"gflops_{core_budgets.name(e_c)}", budgets.gflops[e_c])
   if first_step in (total_steps, 0):
     write_note("Running initial or final evals...")
     for (name, evaluator, _, prefix) in evaluators():
@@ -490,9 +472,9 @@ def train_and_evaluate(config, workdir, cleanup=False):
     mw.step_start(step)
     e_c = budgets.train_e_c(seed, step)
 
-    if maps_images is None and maps_cfg:
+    if maps_images is None and maps_e_c:
       maps_images = u.get_local_slice_from_fsarray(batch["image"])[
-          :maps_cfg.get("num_images", 8)]
+          :budgets.num_routing_maps]
 
     with jax.profiler.StepTraceAnnotation("train_step", step_num=step):
       with u.chrono.log_timing("z/secs/update0", noop=step > first_step + 1):
@@ -512,9 +494,9 @@ def train_and_evaluate(config, workdir, cleanup=False):
     keep = u.itstime(step, keep_ckpt_steps, total_steps, first=False)
     ckpt_due = save_ckpt_path and (keep or u.itstime(
         step, get_steps("ckpt", None), total_steps, first=True))
-    maps_due = maps_cfg and u.itstime(
-        step, get_steps("log", None, maps_cfg), total_steps, first=False,
-        last=True)
+    maps_due = maps_e_c and u.itstime(
+        step, get_steps("routing_maps", None, config.mone), total_steps,
+        first=False, last=True)
     evals_due = any(u.itstime(step, log_steps, total_steps, first=False,
                               last=True) for _, _, log_steps, _ in evaluators())
     if log_due or ckpt_due or maps_due or evals_due:

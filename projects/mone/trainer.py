@@ -22,7 +22,9 @@ a compute budget per forward pass, see `model.py` for budgets):
     token on that expert (capacities one-hot on expert i): MatViT's joint
     scheme, nested in the model dimension D.
   - `train`: MoNE training at a fixed e_c, or with e_c sampled every step
-    from `config.mone.train_e_c_grid`; optionally initialised through the
+    from `config.mone.train_e_c_grid` (`config.mone`: see
+    `mone_plugin/budgets.py`, shared with Big Vision); optionally initialised
+    through the
     `init_from` block (nested or plain ViT image checkpoint, inflated to video
     by the model's `init_from_train_state`).
   - `evaluate`: restores a checkpoint and evaluates it at every budget.
@@ -34,7 +36,6 @@ the image summaries and to `<workdir>/routing_maps/`.
 """
 
 import functools
-import io
 import json
 import os
 import time
@@ -63,6 +64,7 @@ from mone_plugin import budgets as core_budgets
 from mone_plugin import checkpoints
 from mone_plugin import config_checks
 from mone_plugin import layers as mone_layers
+from mone_plugin import viz
 from mone_plugin import workdir as workdir_lib
 from projects.mone import model as mone_model
 
@@ -71,18 +73,6 @@ Batch = Dict[str, jnp.ndarray]
 NamedBudget = Tuple[str, mone_model.Budget]
 
 flax.config.update('flax_use_orbax_checkpointing', False)
-
-# Expert colours of the routing maps, smallest expert first.
-EXPERT_COLORS = np.array([
-    [0.27, 0.47, 0.85],  # blue
-    [0.30, 0.72, 0.35],  # green
-    [0.98, 0.70, 0.20],  # orange
-    [0.86, 0.20, 0.18],  # red
-    [0.58, 0.40, 0.74],  # purple (E > 4)
-    [0.55, 0.34, 0.29],
-    [0.89, 0.47, 0.76],
-    [0.50, 0.50, 0.50],
-])
 
 
 def train_step(
@@ -173,11 +163,11 @@ def eval_step(train_state, batch, *, flax_model, metrics_fn,
 
 def routing_step(train_state, inputs, *, flax_model,
                  budgets: Sequence[NamedBudget]):
-  """Expert maps of `inputs` at every routed budget."""
+  """Expert maps of `inputs` at every budget below the full model."""
   variables = {'params': train_state.params, **train_state.model_state}
   return {name: flax_model.apply(variables, inputs, budget=budget,
                                  method='routing')
-          for name, budget in budgets if budget is not None}
+          for name, budget in budgets if core_budgets.draws_routing(budget)}
 
 
 def _named_metrics(metrics_fn, logits, batch, always_suffix=False):
@@ -187,114 +177,49 @@ def _named_metrics(metrics_fn, logits, batch, always_suffix=False):
           for key, value in metrics_fn(lg, batch).items()}
 
 
-################################ Routing maps ################################
-
-
-def routing_image(inputs: np.ndarray, experts: np.ndarray,
-                  num_experts: int, scale: int = 4) -> np.ndarray:
-  """One RGB image: a row per example, a column per (token) frame.
-
-  Args:
-    inputs: [n, H, W, C] images or [n, T, H, W, C] clips, in [-1, 1].
-    experts: [n, h, w] or [n, T', h, w] expert of every token (0 = smallest).
-    num_experts: E, for the legend colours.
-    scale: Integer upsampling of the result, for legibility.
-
-  Returns:
-    float32 [rows * H * scale, cols * W * scale, 3] in [0, 1]: each frame in
-    grey, tinted with the colour of its tokens' experts.
-  """
-  if experts.ndim == 3:
-    inputs, experts = inputs[:, None], experts[:, None]
-  n, t, big_h, big_w = inputs.shape[:4]
-  t_tok, h, w = experts.shape[1:]
-  if big_h % h or big_w % w or t % t_tok:
-    raise ValueError(f'Routing map {experts.shape} does not tile the inputs '
-                     f'{inputs.shape}.')
-  # The first input frame of every tubelet stands for it.
-  frames = inputs[:, ::t // t_tok]
-  grey = (frames.mean(axis=-1, keepdims=True) + 1.0) / 2.0
-  colors = EXPERT_COLORS[np.clip(experts, 0, min(num_experts, 8) - 1)]
-  colors = colors.repeat(big_h // h, axis=2).repeat(big_w // w, axis=3)
-  tinted = 0.5 * grey + 0.5 * colors
-  tinted = np.pad(tinted, ((0, 0), (0, 0), (1, 1), (1, 1), (0, 0)),
-                  constant_values=1.0)
-  grid = tinted.transpose(0, 2, 1, 3, 4).reshape(
-      n * (big_h + 2), t_tok * (big_w + 2), 3)
-  grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-  return np.clip(grid, 0.0, 1.0).astype(np.float32)
-
-
-def _write_routing_maps(step, maps, inputs, num_experts, writer, workdir):
-  out_dir = os.path.join(workdir, 'routing_maps')
-  tf.io.gfile.makedirs(out_dir)
-  images = {}
-  for name, experts in maps.items():
-    image = routing_image(inputs, experts, num_experts)
-    images[f'routing_{name}'] = image[None]
-    png = tf.io.encode_png(tf.convert_to_tensor(
-        np.round(image * 255).astype(np.uint8)))
-    tf.io.write_file(
-        os.path.join(out_dir, f'step{step:06d}_{name}.png'), png)
-    # The numbers behind the picture, for analyses of what was routed where.
-    buf = io.BytesIO()
-    np.savez_compressed(buf, inputs=inputs, experts=experts)
-    with tf.io.gfile.GFile(
-        os.path.join(out_dir, f'step{step:06d}_{name}.npz'), 'wb') as f:
-      f.write(buf.getvalue())
-  writer.write_images(step, images)
-
-
 ############################ Budgets and schedule ############################
+
+
+def run_budgets(config, model) -> core_budgets.Budgets:
+  """`config.mone`, checked and resolved for the model (`core_budgets`)."""
+  return core_budgets.resolve(
+      config.get('mone'), model.flax_model,
+      tuple(model.dataset_meta_data['input_shape'][1:]))
 
 
 def eval_budgets(config, model) -> Tuple[NamedBudget, ...]:
   """The named budgets evaluated by `train` and `evaluate`."""
-  values = config.get('mone', {}).get('eval_e_c')
-  if values is None:
-    values = (model.flax_model.e_c,)
-  budgets = []
-  for value in values:
-    model.check_budget(value)
-    budgets.append((mone_model.budget_name(value), value))
-  return tuple(budgets)
+  return tuple((core_budgets.name(e), e)
+               for e in run_budgets(config, model).eval)
 
 
 def nested_budgets(model) -> Tuple[NamedBudget, ...]:
   """Every token on expert i, for every i: `expert{i}` (0 = smallest)."""
   return tuple((f'expert{i}', b) for i, b in
-               enumerate(mone_model.one_hot_budgets(model.num_experts)))
+               enumerate(core_budgets.one_hot(model.num_experts)))
 
 
 def train_budget_fn(config, model) -> Callable[[int], Tuple[NamedBudget]]:
   """Budget of every MoNE training step: fixed, or sampled from a grid.
 
-  The sample depends only on (rng_seed, step), so a resumed run draws the
-  same budgets as an uninterrupted one.
+  The sample depends only on (rng_seed, step) (`core_budgets.sample_e_c`),
+  so a resumed run draws the same budgets as an uninterrupted one.
 
   Args:
-    config: Experiment config; `config.mone.train_e_c_grid` (tuple) or
-      `config.mone.train_e_c` (default: the model's `e_c`).
+    config: Experiment config; `config.mone.train_e_c_grid` (tuple),
+      `config.mone.e_c` or `config.mone.gflops` (default: the model's `e_c`).
     model: The Scenic model.
 
   Returns:
     A function of the step returning one named budget (name 'train').
   """
-  mone_cfg = config.get('mone', ml_collections.ConfigDict())
-  grid = tuple(mone_cfg.get('train_e_c_grid') or ())
-  for value in grid:
-    if value is None:
-      raise ValueError('train_e_c_grid must hold e_c values, not None.')
-    model.check_budget(value)
-  if grid:
-    seed = config.get('rng_seed', 0)
-    def sample(step):
-      rng = np.random.default_rng((seed, step))
-      return (('train', float(grid[rng.integers(len(grid))])),)
-    return sample
-  fixed = mone_cfg.get('train_e_c', model.flax_model.e_c)
-  model.check_budget(fixed)
-  return lambda step: (('train', fixed),)
+  budgets = run_budgets(config, model)
+  if budgets.step_scale != 1.0:
+    raise ValueError('config.mone.iso_flops=True is not supported by the '
+                     'Scenic trainer: scale config.num_training_steps (and '
+                     f'the schedule) by {budgets.step_scale:.4g} instead.')
+  seed = config.get('rng_seed', 0)
+  return lambda step: (('train', budgets.train_e_c(seed, step)),)
 
 
 ############################### Config checks ################################
@@ -400,8 +325,9 @@ def _evaluate_all(train_state, dataset, eval_step_p, steps, budgets, model,
     metrics.append(train_utils.unreplicate_and_get(
         eval_step_p(train_state, batch)))
   extra = {}
+  shape = tuple(model.dataset_meta_data['input_shape'][1:])
   for name, budget in budgets:
-    gflops = model.gflops(budget)
+    gflops = core_budgets.gflops(model.flax_model, shape, budget)
     if gflops is not None:
       extra[f'gflops_{name}'] = gflops
   summary = train_utils.log_eval_summary(
@@ -412,15 +338,17 @@ def _evaluate_all(train_state, dataset, eval_step_p, steps, budgets, model,
 
 def _log_routing_maps(train_state, first_batch, routing_p, config, model,
                       step, writer, workdir):
-  num = config.get('mone', {}).get('num_routing_maps', 4)
+  num = run_budgets(config, model).num_routing_maps
   if not num or first_batch is None:
     return
   inputs = first_batch['inputs'][:, :num]  # [devices, n, ...]
   maps = routing_p(train_state, inputs)
-  maps = {k: np.asarray(v[0]) for k, v in maps.items()}
-  if maps and jax.process_index() == 0:
-    _write_routing_maps(step, maps, np.asarray(inputs[0]),
-                        model.num_experts, writer, workdir)
+  if jax.process_index() == 0:
+    for name, experts in maps.items():
+      viz.write(writer, os.path.join(workdir, 'routing_maps'), step, name,
+                np.asarray(inputs[0]), np.asarray(experts[0]),
+                model.num_experts, open_fn=tf.io.gfile.GFile,
+                makedirs=tf.io.gfile.makedirs)
 
 
 def _check_finite(train_metrics, train_logs, step):
