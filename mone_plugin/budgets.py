@@ -39,10 +39,12 @@ adapters:
                     one compiled step per value.
   eval_e_c          budgets evaluated (default: the training ones).
   iso_flops         scale the number of steps so that training costs as many
-                    FLOPs as the dense model's (train longer at low e_c).
+                    FLOPs as the dense model's (train longer at low e_c; the
+                    Big Vision trainer; Scenic's refuses it with the factor).
   num_routing_maps  examples whose routing maps are drawn (0: none).
-  routing_maps_steps / _epochs / _percent: how often (Big Vision's duration
-                    convention; default: at every evaluation).
+  routing_maps_steps / _epochs / _percent: how often the Big Vision trainer
+                    draws them (its duration convention; default: the last
+                    step). Scenic's trainer draws them at every evaluation.
 
 Renamed keys (`RENAMED`) fail with the new name; `check_config` validates
 all of them before any data or model is built.
