@@ -18,8 +18,16 @@
 `models/vit.py` plus `num_experts`, `e_c` (None: the dense ViT),
 `capacity_method` and `router_type`; `__call__(image, *, train=False,
 e_c=...)` returns `(logits, out)` with each token's expert in
-`out["experts"]`. `load` reads Big Vision ViT checkpoints (e.g. the AugReg
+`out["experts"]` and Big Vision's keys (`stem`, `with_posemb`, `encoder` with
+per-block outputs and `pre_ln`, `encoded`, `head_input`, `pre_logits(_2d)`,
+`logits(_2d)`). `load` reads Big Vision ViT checkpoints (e.g. the AugReg
 `.npz` files) as well as MoNE ones.
+
+The module stands in for `big_vision.models.vit`: the helpers Big Vision code
+imports from it (`decode_variant` with every variant, `resample_posemb`,
+`fix_old_checkpoints`, `pyloop_to_scan`, `scan_to_pyloop`, `get_posemb`,
+`posemb_sincos_2d`, `MAPHead`, `MlpBlock`, `Encoder1DBlock`, `Encoder`,
+`VANITY_NAMES`) are Big Vision's own.
 """
 
 import re
@@ -32,8 +40,27 @@ from big_vision.models import vit as bv_vit
 from mone_plugin import checkpoints
 from mone_plugin import vit as mone_vit
 
-Model = mone_vit.Model
-decode_variant = mone_vit.decode_variant
+# Big Vision's own, for code that imports them from `models.vit`.
+decode_variant = bv_vit.decode_variant
+resample_posemb = bv_vit.resample_posemb
+fix_old_checkpoints = bv_vit.fix_old_checkpoints
+pyloop_to_scan = bv_vit.pyloop_to_scan
+scan_to_pyloop = bv_vit.scan_to_pyloop
+get_posemb = bv_vit.get_posemb
+posemb_sincos_2d = bv_vit.posemb_sincos_2d
+MAPHead = bv_vit.MAPHead
+MlpBlock = bv_vit.MlpBlock
+Encoder1DBlock = bv_vit.Encoder1DBlock
+Encoder = bv_vit.Encoder
+VANITY_NAMES = bv_vit.VANITY_NAMES
+
+_Model = mone_vit._Model  # pylint: disable=protected-access
+
+
+def Model(num_classes=None, *, variant=None, **kw):  # pylint: disable=invalid-name
+  """MoNE ViT; `variant` is any of Big Vision's (e.g. "g-opt/14", "e/14")."""
+  return _Model(num_classes, **{**decode_variant(variant), **kw})
+
 
 # What MoNE adds to Big Vision's ViT parameters.
 MONE_PARAMS = ("Transformer/router/.*", "Transformer/alpha")
