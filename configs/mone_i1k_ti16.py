@@ -32,11 +32,8 @@ mone_i21k.py), epochs (default 300), runlocal. Needs TFDS `imagenet2012`.
 """
 
 import big_vision.configs.common as bvcc
+import configs.mone_i21k as mone_i21k
 import ml_collections as mlc
-
-
-def _floats(s):
-  return tuple(float(x) for x in s.split(';') if x)
 
 
 def get_config(arg=None):
@@ -70,23 +67,7 @@ def get_config(arg=None):
   config.model = dict(variant='Ti/16', pool_type='gap', posemb='sincos2d',
                       num_experts=4)
 
-  config.mone = mlc.ConfigDict()  # See mone_plugin/budgets.py.
-  mone = config.mone
-  if arg.dense:
-    mone.e_c = None
-  else:  # Given together, e_c, gflops and grid fail in the trainer.
-    if arg.e_c is not None:
-      mone.e_c = arg.e_c
-    if arg.gflops is not None:
-      mone.gflops = arg.gflops
-    if arg.grid:
-      mone.train_e_c_grid = _floats(arg.grid)
-    if not {'e_c', 'gflops', 'train_e_c_grid'} & set(mone):
-      mone.gflops = 0.8
-  mone.eval_e_c = _floats(arg.eval_e_c) or None
-  mone.iso_flops = arg.iso_flops
-  mone.num_routing_maps = 0 if arg.dense else 8
-  mone.routing_maps_steps = 10_000
+  config.mone = mone_i21k.mone_section(arg, default_gflops=0.8)
 
   config.grad_clip_norm = 1.0
   config.optax_name = 'scale_by_adam'

@@ -55,8 +55,17 @@ def _floats(s):
   return tuple(float(x) for x in s.split(';') if x)
 
 
-def mone_section(arg, default_e_c):
-  """config.mone (see mone_plugin/budgets.py) from the common arguments."""
+def mone_section(arg, default_e_c=None, default_gflops=None):
+  """config.mone (see mone_plugin/budgets.py) from the common arguments.
+
+  Shared with mone_i1k_ti16.py.
+
+  Args:
+    arg: the parsed config arguments (dense, e_c, gflops, grid, eval_e_c,
+      iso_flops).
+    default_e_c: the training e_c when none of e_c, gflops, grid is given.
+    default_gflops: instead of default_e_c, a GFLOPs-per-image budget.
+  """
   mone = mlc.ConfigDict()
   if arg.dense:
     mone.e_c = None
@@ -68,7 +77,10 @@ def mone_section(arg, default_e_c):
     if arg.grid:
       mone.train_e_c_grid = _floats(arg.grid)
     if not {'e_c', 'gflops', 'train_e_c_grid'} & set(mone):
-      mone.e_c = default_e_c
+      if default_gflops is not None:
+        mone.gflops = default_gflops
+      else:
+        mone.e_c = default_e_c
   mone.eval_e_c = _floats(arg.eval_e_c) or None
   mone.iso_flops = arg.iso_flops
   mone.num_routing_maps = 0 if arg.dense else 8

@@ -179,6 +179,9 @@ def _names(series, mapping):
   # The repo's Makefile is not upstream: its data target is this module there.
   names["`make data`"] = f"`python -m {series.data_package}.prepare`"
   names.update(series.paths)
+  names.update({ours[:-3].replace("/", "."): theirs[:-3].replace("/", ".")
+                for ours, theirs in series.paths.items()
+                if ours.endswith(".py")})  # configs.mone_i21k, imported.
   for ours, theirs in series.paths.items():
     if ours.endswith("/") and ours.count("/") > 1:  # projects/mone/ is a
       names[ours.rstrip("/").replace("/", ".")] = (  # package too.
