@@ -31,6 +31,7 @@ that background load hits them alike; the minimum over repetitions is kept.
 
 import json
 import os
+import tempfile
 import time
 
 from absl import app
@@ -41,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from mone_plugin import export
 from mone_plugin import flops
 from mone_plugin import routing
 from mone_plugin import vit
@@ -57,6 +59,9 @@ _E_C = flags.DEFINE_list("e_c", ["0.2", "0.3", "0.4", "0.6"],
 _REPS = flags.DEFINE_integer("reps", 5, "Timed repetitions per config.")
 _TRAIN = flags.DEFINE_bool("train", True, "Also time training steps.")
 _JSON = flags.DEFINE_string("json", None, "Write the results here as JSON.")
+_SAVED_MODEL = flags.DEFINE_bool(
+    "saved_model", True, "ViT: also time the exported TF SavedModel "
+    "(mone_plugin.export) at every budget, in TensorFlow.")
 
 
 def _xla_flops(compiled):
@@ -115,7 +120,29 @@ def _time_forward_and_routing(model, params, x, budgets, tokens, router,
   return fwds, fwd_ms, epr_ms
 
 
-def run(variant, image_size, batch, e_cs, reps, train=True):
+def time_saved_model(model, params, image_shape, batch, budgets, reps):
+  """Min ms per budget of the exported SavedModel's signature, in TF."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  images = tf.constant(np.random.default_rng(0).integers(
+      0, 256, (batch, *image_shape)).astype(np.uint8))
+  with tempfile.TemporaryDirectory() as tmp:
+    export.save_saved_model(model, params, image_shape, budgets, (-1.0, 1.0),
+                            tmp)
+    loaded = tf.saved_model.load(tmp)
+    fns = {b: loaded.signatures[export.budget_name(b)] for b in budgets}
+    for f in fns.values():
+      f(images=images)["logits"].numpy()  # Compile and warm up.
+    times = {b: [] for b in budgets}
+    for _ in range(reps):
+      for b, f in fns.items():
+        t0 = time.perf_counter()
+        f(images=images)["logits"].numpy()
+        times[b].append(time.perf_counter() - t0)
+  return {b: 1e3 * min(v) for b, v in times.items()}
+
+
+def run(variant, image_size, batch, e_cs, reps, train=True,
+        saved_model=False):
   """Times dense and MoNE ViT; returns a list of result rows."""
   model = vit.Model(1000, variant=variant, e_c=None)
   x = jax.random.normal(jax.random.PRNGKey(0), (batch, image_size,
@@ -155,8 +182,15 @@ def run(variant, image_size, batch, e_cs, reps, train=True):
   if train:
     step_ms = _time_round_robin({b: step(b) for b in budgets},
                                 (train_params, x), max(2, reps // 2))
-  return _rows(budgets, fwds, fwd_ms, step_ms,
-               lambda e: flops.vit_gflops(**cfg, e_c=e)), epr_ms
+  rows = _rows(budgets, fwds, fwd_ms, step_ms,
+               lambda e: flops.vit_gflops(**cfg, e_c=e))
+  if saved_model:
+    tf_ms = time_saved_model(model, params["params"], x.shape[1:], batch,
+                             budgets, reps)
+    for r in rows:
+      r["tf_ms"] = tf_ms[r["e_c"]]
+      r["tf_speedup"] = tf_ms[None] / tf_ms[r["e_c"]]
+  return rows, epr_ms
 
 
 def run_vivit(variant, image_size, num_frames, batch, e_cs, reps):
@@ -220,6 +254,8 @@ def format_table(rows, epr_ms, header):
     if "train_ms" in r:
       line += (f"  {r['train_ms']:8.1f}  {r['train_speedup']:6.2f}x  "
                f"{r['train_efficiency']:10.2f}")
+    if "tf_ms" in r:
+      line += f"  TF SavedModel {r['tf_ms']:8.1f} ms {r['tf_speedup']:6.2f}x"
     lines.append(line)
   smallest = min((r for r in rows if r["e_c"] is not None),
                  key=lambda r: r["fwd_ms"])
@@ -241,7 +277,7 @@ def main(argv):
     name = f"ViT-{_VARIANT.value}"
     logging.info("Benchmarking %s on %s", name, jax.devices())
     rows, epr_ms = run(_VARIANT.value, _IMAGE_SIZE.value, _BATCH.value, e_cs,
-                       _REPS.value, _TRAIN.value)
+                       _REPS.value, _TRAIN.value, _SAVED_MODEL.value)
   header = (f"{name} {_IMAGE_SIZE.value}px batch {_BATCH.value} "
             f"on {jax.devices()[0].platform} ({len(jax.devices())} device(s), "
             f"min of {_REPS.value} reps)")

@@ -400,7 +400,7 @@ def _bind_params(converted, module):
   return serve
 
 
-def _save_tf(model, params, image_shape, e_cs, value_range, path):
+def save_saved_model(model, params, image_shape, e_cs, value_range, path):
   """The TF SavedModel: params as shared variables, one signature a budget."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
@@ -447,11 +447,15 @@ def export(ckpt, out_dir, e_cs, *, latency=None):
   e_cs = tuple(dict.fromkeys(e_cs))  # Unique, in the given order.
   params = jax.tree.map(np.asarray, ckpt.params)
   if os.path.exists(out_dir):
+    if os.listdir(out_dir) and not os.path.exists(
+        os.path.join(out_dir, MANIFEST)):
+      raise ExportError(f"--out={out_dir} exists and is not an export; give "
+                        "a new or empty directory.")
     shutil.rmtree(out_dir)
   os.makedirs(out_dir)
   logging.info("Exporting %s at %s to %s", ckpt.framework,
                [budget_name(e) for e in e_cs], out_dir)
-  _save_tf(model, params, image_shape, e_cs, ckpt.value_range,
+  save_saved_model(model, params, image_shape, e_cs, ckpt.value_range,
            os.path.join(out_dir, "saved_model"))
   jax_files = _save_jax(model, params, image_shape, e_cs, ckpt.value_range,
                         os.path.join(out_dir, "jax"))
@@ -509,7 +513,12 @@ def main(argv):
     model, image_shape = build_model(ckpt)
     latency = None
     if f.gflops:
-      e_cs = e_c_for_gflops(model, image_shape, [float(g) for g in f.gflops])
+      try:
+        targets = [float(g) for g in f.gflops]
+      except ValueError:
+        raise ExportError(f"--gflops={','.join(f.gflops)} must be numbers "
+                          "(GFLOPs per image).") from None
+      e_cs = e_c_for_gflops(model, image_shape, targets)
     elif f.latency_ms is not None:
       grid = latency_grid(model.num_experts)
       times = measure_latency(model, ckpt.params, image_shape, grid,
