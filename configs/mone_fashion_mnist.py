@@ -33,6 +33,8 @@ Arguments (`--config configs/mone_fashion_mnist.py:e_c=0.5,steps=500`):
   eval_e_c=0.3;1    budgets the trainer's evaluators run at (default: the
                     training e_c, or the ends of the grid);
   router=random     the paper's random-router ablation (default: learned);
+  router_noise=1.0  Gumbel noise on the learned router's logits in training
+                    (default 0, the paper's deterministic router);
   capacity=uniform  the capacity distribution: mone (the paper's, default),
                     uniform, proportionate or greedy; uniform and
                     proportionate fix their own e_c (0.469 and 0.708 for 4
@@ -75,7 +77,7 @@ def get_config(arg=None):
       lr=0.006, wd=0.0001, warmup=100, router='learned', capacity='mone',
       seed=0, width=64, depth=4, heads=4, mlp=256, scan=True,
       fsdp=False, deterministic=False, data_dir='', val=False,
-      runlocal=False)
+      router_noise=0.0, runlocal=False)
   config = mlc.ConfigDict()
 
   config.seed = arg.seed
@@ -113,6 +115,8 @@ def get_config(arg=None):
       mlp_dim=arg.mlp, num_heads=arg.heads, pool_type='gap',
       posemb='learn', num_experts=4, scan=arg.scan,
       capacity_method=arg.capacity, router_type=arg.router)
+  if arg.router_noise:
+    config.model.router_noise = arg.router_noise
   if arg.fsdp:  # Shard every parameter, however small, over the devices.
     config.sharding_strategy = [('.*', 'fsdp(axis="data", min_size_to_shard_mb=0)')]
 

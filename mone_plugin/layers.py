@@ -234,6 +234,12 @@ class Router(nn.Module):
   """Per-token softmax over the experts: r = softmax(W_r x + b_r)."""
   num_experts: int
   router_type: str = "learned"  # Or "random" (an ablation of the paper).
+  # Training only (when a "router" rng is given): Gumbel noise of this scale
+  # on the learned logits, so that every kind of token sometimes takes every
+  # expert [choice: 0, the paper's deterministic router]. A router that always
+  # sends the same tokens to the same expert leaves the experts' outputs for a
+  # token mutually untrained, and the model collapses away from its budget.
+  noise: float = 0.0
 
   @nn.compact
   def __call__(self, x):
@@ -249,6 +255,9 @@ class Router(nn.Module):
     elif self.router_type != "learned":
       raise ValueError(f"router_type={self.router_type!r} is unknown; "
                        "allowed: 'learned', 'random'.")
+    elif self.noise and self.has_rng("router"):
+      logits = logits + self.noise * jax.random.gumbel(
+          self.make_rng("router"), logits.shape, logits.dtype)
     return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
 
 
@@ -355,6 +364,7 @@ class MoneEncoder(nn.Module):
   dropout: float = 0.0
   num_experts: int = 4
   router_type: str = "learned"
+  router_noise: float = 0.0  # See `Router.noise`.
   scan: bool = False  # One compiled layer body: much faster compiles.
   remat_policy: str = "nothing_saveable"
   dtype_mm: str = "float32"
@@ -401,7 +411,8 @@ class MoneEncoder(nn.Module):
     p = num_prefix_tokens
     prefix, tokens = x[:, :p], x[:, p:]
     n = tokens.shape[1]
-    probs = Router(self.num_experts, self.router_type, name="router")(tokens)
+    probs = Router(self.num_experts, self.router_type, self.router_noise,
+                   name="router")(tokens)
     # Learnable MLP-branch scale in [0, 1), initialised to 0 (the paper).
     alpha = effective_alpha(self.param("alpha", nn.initializers.zeros, ()))
 

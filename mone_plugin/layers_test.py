@@ -350,6 +350,24 @@ class RouterTest(absltest.TestCase):
     np.testing.assert_array_equal(a, b)
     self.assertFalse(np.allclose(a, c))
 
+  def test_router_noise_only_in_training(self):
+    # Gumbel noise on the logits when a "router" rng is given (training);
+    # without one (evaluation, serving) the router is the clean softmax.
+    x = _normal(0, (2, 7, WIDTH))
+    clean, noisy = layers.Router(4), layers.Router(4, noise=1.0)
+    params = _init(clean, x)
+    want = clean.apply(params, x)
+    np.testing.assert_array_equal(noisy.apply(params, x), want)
+    a = noisy.apply(params, x, rngs={"router": jax.random.PRNGKey(1)})
+    b = noisy.apply(params, x, rngs={"router": jax.random.PRNGKey(2)})
+    np.testing.assert_allclose(jnp.sum(a, -1), 1.0, atol=1e-6)
+    self.assertFalse(np.allclose(a, want))
+    self.assertFalse(np.allclose(a, b))
+    # The noisy scores still depend on the input (and pass it a gradient).
+    g = jax.grad(lambda p: noisy.apply(
+        p, x, rngs={"router": jax.random.PRNGKey(1)})[..., 0].sum())(params)
+    self.assertGreater(np.abs(g["params"]["kernel"]).max(), 0.0)
+
   def test_unknown_router_type(self):
     with self.assertRaisesRegex(ValueError,
                                 r"router_type='learnt'.*'learned'.*'random'"):

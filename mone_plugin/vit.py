@@ -99,6 +99,7 @@ class _Model(nn.Module):
   e_c: Optional[float] = 1.0  # None: the dense ViT path.
   capacity_method: str = "mone"
   router_type: str = "learned"
+  router_noise: float = 0.0  # Training only; see `layers.Router.noise`.
 
   def capacities(self, e_c):
     if e_c is None:
@@ -143,7 +144,8 @@ class _Model(nn.Module):
     x, enc = layers.MoneEncoder(
         depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
         dropout=self.dropout, num_experts=self.num_experts,
-        router_type=self.router_type, scan=self.scan,
+        router_type=self.router_type, router_noise=self.router_noise,
+        scan=self.scan,
         remat_policy=self.remat_policy, dtype_mm=self.dtype_mm,
         attention_dropout=self.attention_dropout,
         droplayer_rate=self.droplayer,
