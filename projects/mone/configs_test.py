@@ -97,6 +97,26 @@ class PaperConfigsTest(parameterized.TestCase):
     self.assertEqual({k: v.shape for k, v in ours.items()},
                      {k: v.shape for k, v in theirs.items()})
 
+  def test_ssv2_recipe_of_the_paper(self):
+    config = ssv2.get_config('e_c=0.4')
+    d = config.dataset_configs
+    self.assertEqual(config.model.stochastic_droplayer_rate, 0.3)
+    self.assertEqual(config.mixup.alpha, 0.3)
+    self.assertEqual(config.label_smoothing, 0.3)
+    self.assertEqual((d.augmentation_params.rand_augment_num_layers,
+                      d.augmentation_params.rand_augment_magnitude), (2, 20))
+    self.assertEqual(d.crop_size, 256)
+    # Multi-view test evaluation, as ViViT's recipes.
+    self.assertTrue(d.do_multicrop_test)
+    self.assertEqual((d.num_test_clips, d.do_three_spatial_crops), (4, True))
+    # isoFLOPs: MoNE trains as many FLOPs as 35 epochs of the dense ViViT.
+    model, _ = _shapes(config, 256, 174)
+    self.assertAlmostEqual(config.num_training_epochs * model.gflops(0.4),
+                           35 * model.gflops(None), delta=1.0)
+    self.assertEqual(ssv2.get_config('e_c=none').num_training_epochs, 35)
+    self.assertEqual(
+        ssv2.get_config('iso_flops=false').num_training_epochs, 35)
+
   def test_local_configs_build(self):
     image = local_nested_pretrain.get_config('steps=7')
     self.assertEqual(image.num_training_steps, 7)
@@ -114,7 +134,9 @@ class PaperConfigsTest(parameterized.TestCase):
       main.get_model_cls('vit_moe')
     with self.assertRaisesRegex(ValueError, "Unknown trainer_name 'x'"):
       main.get_trainer('x')
-    config = k400.get_config('e_c=0.05')
+    with self.assertRaisesRegex(ValueError, 'e_c=0.05 is infeasible'):
+      k400.get_config('e_c=0.05')  # Its isoFLOPs epochs.
+    config = k400.get_config('e_c=0.05,iso_flops=false')
     with self.assertRaisesRegex(ValueError, 'e_c=0.05 is outside the '
                                 'feasible range'):
       _shapes(config, 224, 400)

@@ -29,11 +29,16 @@ spatial transformer at effective capacity `e_c`.
 Arguments: `e_c` (training budget; `none`: the dense ViViT baseline),
 `e_c_grid` (`a/b/c`: sample e_c per step, the paper's adaptive model),
 `init` (image checkpoint directory), `init_format` (`scenic` or
-`big_vision`).
+`big_vision`), `iso_flops` (default true: the paper's isoFLOPs fine-tuning,
+more epochs at e_c < 1 so that training costs the dense ViViT's FLOPs).
+Evaluation as ViViT's: one central clip during training, multi-view test
+(4 clips x 3 crops, logits averaged per video) during and after training.
 """
 
 import ml_collections
+import numpy as np
 
+from mone_plugin import flops
 from projects.mone.configs import common
 
 KINETICS_400_TRAIN_SIZE = 214834
@@ -85,6 +90,35 @@ def mone_block(config, arg, eval_e_c):
   config.mone.num_routing_maps = 4
 
 
+def iso_flops_epochs(config, arg, epochs):
+  """Epochs of MoNE whose training FLOPs equal `epochs` of the dense ViViT.
+
+  The paper always fine-tunes video models isoFLOPs. With `e_c_grid`, the
+  mean cost of its budgets counts; the dense baseline keeps `epochs`.
+
+  Args:
+    config: the config, with its model and dataset fields set.
+    arg: the parsed config argument (`e_c`, `e_c_grid`, `iso_flops`).
+    epochs: the dense ViViT recipe's epochs.
+  """
+  grid = [float(v) for v in filter(None, arg.e_c_grid.split('/'))]
+  budgets = grid or [arg.e_c]
+  if not arg.iso_flops or None in budgets:
+    return epochs
+  m, d = config.model, config.dataset_configs
+  kw = dict(num_frames=d.num_frames, image_size=d.crop_size,
+            patch_size=m.patches.size[0], tubelet_size=m.patches.size[2],
+            width=m.hidden_size,
+            spatial_depth=m.spatial_transformer.num_layers,
+            temporal_depth=m.temporal_transformer.num_layers,
+            mlp_dim=m.spatial_transformer.mlp_dim,
+            temporal_mlp_dim=m.temporal_transformer.mlp_dim,
+            num_heads=m.spatial_transformer.num_heads,
+            num_classes=d.num_classes, classifier=m.classifier)
+  cost = np.mean([flops.vivit_gflops(e_c=e, **kw) for e in budgets])
+  return epochs * flops.vivit_gflops(e_c=None, **kw) / float(cost)
+
+
 def init_from_nested(config, arg, positional_embed_size_change):
   """ViViT's `init_from` block, from a nested (or plain) ViT checkpoint."""
   config.init_from = ml_collections.ConfigDict()
@@ -101,7 +135,7 @@ def init_from_nested(config, arg, positional_embed_size_change):
 def get_config(arg=None):
   """Returns the Kinetics-400 MoNE ViViT config."""
   arg = common.parse_arg(arg, e_c=0.4, e_c_grid='', init='',
-                         init_format='scenic')
+                         init_format='scenic', iso_flops=True)
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_vivit_b16x2_kinetics400'
 
@@ -151,13 +185,13 @@ def get_config(arg=None):
   config.l2_decay_factor = 0
   config.max_grad_norm = 1
   config.label_smoothing = None
-  config.num_training_epochs = 30
+  config.num_training_epochs = iso_flops_epochs(config, arg, 30)
   config.batch_size = 64
   config.rng_seed = 0
   init_from_nested(config, arg, 'tile')
 
   steps_per_epoch = KINETICS_400_TRAIN_SIZE // config.batch_size
-  total_steps = config.num_training_epochs * steps_per_epoch
+  total_steps = int(config.num_training_epochs * steps_per_epoch)
   config.lr_configs = ml_collections.ConfigDict()
   config.lr_configs.learning_rate_schedule = 'compound'
   config.lr_configs.factors = 'constant * cosine_decay * linear_warmup'

@@ -17,10 +17,10 @@ r"""MoNE ViViT-FE-B/16x2 on Something-Something v2 (the paper's setting).
 32 frames at a 256 px crop (the paper's 376.3 GFLOPs dense and 162.8 GFLOPs
 at e_c 0.4), ViViT's SSv2 recipe (`scenic/projects/vivit/configs/
 something_something_v2/vivit_large_factorised_encoder.py`: scale jitter,
-RandAugment (2, 20), mixup 0.3, label smoothing 0.3, 35 epochs) at Base size,
-through Scenic's `video_tfrecord_dataset`, initialised from a nested image
-checkpoint. One deviation: ViViT-L's stochastic depth (0.3) is off, as the
-MoNE encoder has none.
+RandAugment (2, 20), mixup 0.3, label smoothing 0.3, stochastic depth
+(droplayer) 0.3, 35 epochs of the dense model, isoFLOPs) at Base size, through
+Scenic's `video_tfrecord_dataset`, initialised from a nested image
+checkpoint; multi-view test evaluation (4 clips x 3 crops).
 
   python -m projects.mone.main \
     --config=projects/mone/configs/ssv2_mone_vivit_b16x2.py:e_c=0.4,init=/path/to/nested_vit_b16 \
@@ -43,7 +43,7 @@ EVAL_E_C = (0.2, 0.3, 0.4, 0.5, 0.6, 1.0)
 def get_config(arg=None):
   """Returns the SSv2 MoNE ViViT config."""
   arg = common.parse_arg(arg, e_c=0.4, e_c_grid='', init='',
-                         init_format='scenic')
+                         init_format='scenic', iso_flops=True)
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_vivit_b16x2_ssv2'
 
@@ -91,6 +91,7 @@ def get_config(arg=None):
   config.mixup.alpha = 0.3
 
   k400.vivit_b16x2_fe(config, e_c=arg.e_c)
+  config.model.stochastic_droplayer_rate = 0.3
   k400.mone_block(config, arg, EVAL_E_C)
 
   config.optimizer = 'momentum'
@@ -98,14 +99,14 @@ def get_config(arg=None):
   config.l2_decay_factor = 0
   config.max_grad_norm = 1
   config.label_smoothing = 0.3
-  config.num_training_epochs = 35
+  config.num_training_epochs = k400.iso_flops_epochs(config, arg, 35)
   config.batch_size = 64
   config.rng_seed = 0
   # 224 px image checkpoint -> 256 px crops: resize the position embedding.
   k400.init_from_nested(config, arg, 'resize')
 
   steps_per_epoch = SSV2_TRAIN_SIZE // config.batch_size
-  total_steps = config.num_training_epochs * steps_per_epoch
+  total_steps = int(config.num_training_epochs * steps_per_epoch)
   config.lr_configs = ml_collections.ConfigDict()
   config.lr_configs.learning_rate_schedule = 'compound'
   config.lr_configs.factors = 'constant * cosine_decay * linear_warmup'
