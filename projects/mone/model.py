@@ -247,8 +247,12 @@ class MoneScenicViT(mone_vit._Model):  # pylint: disable=protected-access
     return out['experts'].reshape(-1, *out['grid'])
 
 
-def _mone_fields(cfg, mone):
-  """MoNE fields of `config.model`; e_c falls back to `config.mone.e_c`."""
+def mone_fields(cfg, mone):
+  """Pops the MoNE fields of `cfg` (`config.model` as a dict).
+
+  Without an `e_c` of its own, the model is configured at `config.mone.e_c`
+  when that is set (so Scenic's stock trainers train at that budget).
+  """
   kw = {k: cfg.pop(k) for k in _MONE_FIELDS if k in cfg}
   e_c = (mone or {}).get('e_c', CONFIGURED)
   if 'e_c' not in kw and e_c is not CONFIGURED:
@@ -307,7 +311,7 @@ def vit_module(config, num_classes):
         f'config.model has unknown fields {unknown}; allowed: Scenic ViT '
         f'fields {list(SCENIC_VIT_FIELDS)} or Big Vision ViT fields '
         f'{list(_VIT_FIELDS)}, and the MoNE ones {list(_MONE_FIELDS)}.')
-  mone_kw = _mone_fields(cfg, config.get('mone'))
+  mone_kw = mone_fields(cfg, config.get('mone'))
   scenic = sorted(set(cfg) & (set(SCENIC_VIT_FIELDS) - set(_VIT_FIELDS)))
   bv = sorted(set(cfg) & (set(_VIT_FIELDS) - set(SCENIC_VIT_FIELDS)))
   if scenic and bv:

@@ -132,12 +132,14 @@ class MoneViViTClassificationModel(classification_model.ClassificationModel):
   `config.model` is ViViT's factorised-encoder config (`hidden_size`,
   `patches.size` (h, w, t), `spatial_transformer`, `temporal_transformer`,
   `classifier`, `temporal_encoding_config`, `attention_config`, ...) plus the
-  MoNE fields `e_c` (None: dense ViViT), `num_experts`, `capacity_method` and
-  `router_type`.
+  MoNE fields `e_c` (None: dense ViViT; default `config.mone.e_c`),
+  `num_experts`, `capacity_method` and `router_type`. Stochastic depth
+  (`stochastic_droplayer_rate`) and `attention_dropout_rate` are ViViT's.
   """
 
   def build_flax_model(self) -> MoneViViT:
     m = self.config.model
+    mone = mone_model.mone_fields(dict(m), self.config.get('mone'))
     module = MoneViViT(
         num_classes=self.dataset_meta_data['num_classes'],
         spatial_mlp_dim=m.spatial_transformer.mlp_dim,
@@ -157,7 +159,7 @@ class MoneViViTClassificationModel(classification_model.ClassificationModel):
         classifier=m.classifier,
         dtype_mm=self.config.get('model_dtype_str', 'float32'),
         num_experts=m.get('num_experts', 4),
-        e_c=m.get('e_c', 1.0),
+        e_c=mone.get('e_c', 1.0),
         capacity_method=m.get('capacity_method', 'mone'),
         router_type=m.get('router_type', 'learned'))
     module._check_config()  # pylint: disable=protected-access

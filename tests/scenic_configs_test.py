@@ -1,0 +1,131 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Scenic's own ViT and ViViT configs become MoNE by switching `model_name`.
+
+Each config is Scenic's file, unmodified: the test switches `model_name`, adds
+`config.mone`, and only shrinks it (model sizes, steps, batch) and points it at
+the local data; then the trainer named by the config (`classification_trainer`
+is Scenic's own, `vivit_trainer` resolves to the MoNE trainer) trains it a few
+steps.
+"""
+
+import tempfile
+
+import projects
+projects.skip_without_scenic()
+
+from absl.testing import absltest
+from clu import metric_writers
+from flax import jax_utils
+import jax
+import ml_collections
+import numpy as np
+from scenic.projects.baselines.configs.imagenet import imagenet_vit_config
+from scenic.projects.vivit.configs.kinetics400 import vivit_base_factorised_encoder
+from scenic.train_lib import train_utils
+
+from mone_plugin.data import prepare
+from projects.mone import main
+from projects.mone import model as mone_model
+from projects.mone import video_model
+
+
+def shrink(config, steps, split):
+  """Test-side overrides: a few steps on local data."""
+  config.dataset_configs = ml_collections.ConfigDict(dict(
+      data_dir=prepare.ensure_prepared(), train_split=split,
+      eval_split='test[:32]'))
+  config.batch_size = 16
+  config.eval_batch_size = 32
+  config.num_training_epochs = None
+  config.num_training_steps = steps
+  config.log_eval_steps = steps
+  config.log_summary_steps = steps
+  config.checkpoint_steps = steps
+  config.checkpoint = False
+  config.count_flops = False
+  config.xprof = False
+  config.lr_configs.warmup_steps = 1
+  config.lr_configs.steps_per_cycle = steps
+  config.lr_configs.total_steps = steps
+  return config
+
+
+def train(config):
+  rng = jax.random.PRNGKey(0)
+  dataset = train_utils.get_dataset(config, rng)
+  return main.get_trainer(config.trainer_name)(
+      rng=rng, config=config, model_cls=main.get_model_cls(config.model_name),
+      dataset=dataset, workdir=tempfile.mkdtemp(prefix='scenic_cfg_'),
+      writer=metric_writers.LoggingWriter())
+
+
+def assert_finite(test, summary):
+  for key, value in summary.items():
+    test.assertTrue(np.all(np.isfinite(value)), f'{key}={value}')
+
+
+class ScenicConfigsTest(absltest.TestCase):
+
+  def test_scenic_vit_config(self):
+    config = imagenet_vit_config.get_config()
+    config.model_name = 'mone_vit_classification'
+    config.mone = ml_collections.ConfigDict({'e_c': 0.5})
+    # Shrunk: ViT-B/16 -> width 32, 1 layer, patch 4 on 28 px images.
+    config.model.update(hidden_size=32, num_layers=1, mlp_dim=64, num_heads=2,
+                        representation_size=32)
+    config.model.patches.size = (4, 4)
+    config.dataset_name = 'mone_local_images'
+    shrink(config, steps=3, split='train[:48]')
+    self.assertEqual(config.trainer_name, 'classification_trainer')
+    state, train_summary, eval_summary = train(config)
+    state = jax_utils.unreplicate(state)
+    module = mone_model.MoneViTClassificationModel(
+        config, {'num_classes': 10}).flax_model
+    self.assertIsInstance(module, mone_model.MoneScenicViT)
+    self.assertEqual(module.e_c, 0.5)
+    params = state.params
+    # Scenic's names: `init_head_bias` (-10) found `output_projection`.
+    self.assertLess(float(np.mean(params['output_projection']['bias'])), -9)
+    self.assertIn('router', params['Transformer'])
+    self.assertEqual(int(state.global_step), 3)
+    assert_finite(self, train_summary)
+    assert_finite(self, eval_summary)
+
+  def test_scenic_vivit_factorised_encoder_config(self):
+    config = vivit_base_factorised_encoder.get_config()
+    config.model_name = 'mone_vivit_classification'
+    config.mone = ml_collections.ConfigDict({'e_c': 0.5,
+                                             'num_routing_maps': 0})
+    # Shrunk: ViViT-B/16x2 FE -> width 32, 1 + 1 layers, tubelets 4x4x2.
+    config.model.hidden_size = 32
+    config.model.patches.size = (4, 4, 2)
+    for t in (config.model.spatial_transformer,
+              config.model.temporal_transformer):
+      t.update(num_heads=2, mlp_dim=64, num_layers=1)
+    config.init_from = ml_collections.ConfigDict()  # No ViT-B checkpoint.
+    config.dataset_name = 'mone_local_video'
+    shrink(config, steps=2, split='train[:32]')
+    self.assertEqual(config.trainer_name, 'vivit_trainer')
+    _, _, eval_summary = train(config)
+    model = video_model.MoneViViTClassificationModel(
+        config, {'num_classes': 8, 'input_shape': (-1, 8, 32, 32, 1)})
+    self.assertEqual(model.flax_model.e_c, 0.5)
+    self.assertLess(eval_summary['gflops_ec0.5'], model.gflops(1.0))
+    assert_finite(self, eval_summary)
+
+
+if __name__ == '__main__':
+  absltest.main()
