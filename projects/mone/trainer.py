@@ -161,6 +161,63 @@ def eval_step(train_state, batch, *, flax_model, metrics_fn,
   return _named_metrics(metrics_fn, logits, batch, always_suffix=True)
 
 
+def test_step(train_state, batch, *, flax_model, metrics_fn,
+              budgets: Sequence[NamedBudget], num_views: int, debug=False):
+  """ViViT's multi-view test: logits averaged over each video's views.
+
+  Scenic's video input (`do_multicrop_test`) puts the `num_views` views
+  (clips x spatial crops) of a video next to each other in the batch, with
+  the video's label repeated; ViViT averages their logits (as here, at every
+  budget, in one compiled function).
+
+  Args:
+    train_state: Replicated train state.
+    batch: Batch of this device: [videos * num_views, T, H, W, C] inputs.
+    flax_model: The model's Flax module.
+    metrics_fn: `metrics_fn(logits, batch)` of the Scenic model.
+    budgets: Named budgets to evaluate.
+    num_views: Views per video.
+    debug: Passed to the model.
+
+  Returns:
+    Metrics per video at every budget.
+  """
+  variables = {'params': train_state.params, **train_state.model_state}
+  videos = {k: v[::num_views] for k, v in batch.items() if k != 'inputs'}
+  logits = {}
+  for name, budget in budgets:
+    views = flax_model.apply(variables, batch['inputs'], train=False,
+                             budget=budget, mutable=False, debug=debug)
+    logits[name] = jnp.mean(
+        views.reshape(-1, num_views, views.shape[-1]), axis=1)
+  return _named_metrics(metrics_fn, logits, videos, always_suffix=True)
+
+
+def multiview_test(train_state, dataset, config, model, budgets, step,
+                   writer):
+  """Multi-view test of the whole test split (`dataset.test_iter`).
+
+  Run once, after training (ViViT also runs it every `log_test_epochs`);
+  summaries `test_<metric>_<budget>`.
+  """
+  d = config.dataset_configs
+  num_views = d.get('num_test_clips', 1) * (
+      3 if d.get('do_three_spatial_crops') else 1)
+  test_p = jax.pmap(
+      functools.partial(test_step, flax_model=model.flax_model,
+                        metrics_fn=model.get_metrics_fn('test'),
+                        budgets=budgets, num_views=num_views),
+      axis_name='batch')
+  steps = int(np.ceil(dataset.meta_data['num_test_examples'] / (
+      d.get('test_batch_size', config.eval_batch_size) * num_views
+      * jax.process_count())))
+  metrics = [train_utils.unreplicate_and_get(
+      test_p(train_state, next(dataset.test_iter))) for _ in range(steps)]
+  summary = train_utils.log_eval_summary(
+      step=step, eval_metrics=metrics, writer=writer, prefix='test')
+  return {f'test_{k}': v for k, v in summary.items()}
+
+
 def routing_step(train_state, inputs, *, flax_model,
                  budgets: Sequence[NamedBudget]):
   """Expert maps of `inputs` at every budget below the full model."""
@@ -474,6 +531,12 @@ def _train_loop(*, rng, config, model_cls, dataset, workdir, writer,
       workdir_lib.after_checkpoint(step)  # A test hook.
       chrono.resume()
 
+  if (config.get('dataset_configs', {}).get('do_multicrop_test')
+      and dataset.test_iter is not None):
+    with report_progress.timed('test'):
+      eval_summary = {**(eval_summary or {}), **multiview_test(
+          train_state, dataset, config, model, budgets_eval, total_steps,
+          writer)}
   train_utils.barrier_across_hosts()
   if lead_host and eval_summary is not None:
     _write_json(workdir, 'final_eval.json', {
