@@ -31,8 +31,8 @@ Arguments: `e_c` (training budget; `none`: the dense ViViT baseline),
 `init` (image checkpoint directory), `init_format` (`scenic` or
 `big_vision`), `iso_flops` (default true: the paper's isoFLOPs fine-tuning,
 more epochs at e_c < 1 so that training costs the dense ViViT's FLOPs).
-Evaluation as ViViT's: one central clip during training, multi-view test
-(4 clips x 3 crops, logits averaged per video) during and after training.
+Evaluation as ViViT's: one central clip during training, then the
+multi-view test (4 clips x 3 crops, logits averaged per video) after it.
 """
 
 import ml_collections
