@@ -5,10 +5,12 @@ export PYTHONPATH := $(CURDIR):$(PYTHONPATH)
 MONE_DATA_DIR ?= $(HOME)/mone_data
 export MONE_DATA_DIR
 WORKDIR ?= $(CURDIR)/workdirs
-# Scenic and Big Vision checkouts (outside the repo; see README.md).
+# Scenic, Big Vision and DMVR checkouts (outside the repo; see README.md),
+# at the commits of mone_plugin/frameworks.py.
 FRAMEWORKS_DIR ?= $(HOME)/frameworks
 BIG_VISION_COMMIT = 0127fb6b337ee2a27bf4e54dea79cff176527356
 SCENIC_COMMIT = 4a38d475ee89cb821078c0e2bf2065ee030e1535
+DMVR_COMMIT = 77ccedaa084d29239eaeafddb0b2e83843b613a1
 
 .PHONY: setup data frameworks run test benchmark patches patches-bv
 
@@ -20,13 +22,22 @@ setup:
 data: setup
 	$(PYTHON) -m mone_plugin.data.prepare
 
-# Clones Big Vision and Scenic at the pinned commits, unless already there.
+# Clones Big Vision, Scenic and DMVR at the pinned commits, unless already
+# there. Never fails: offline, it says so in one line per framework, and the
+# tests that need a missing framework skip.
 frameworks:
-	@for fw in big_vision:$(BIG_VISION_COMMIT) scenic:$(SCENIC_COMMIT); do \
-	  name=$${fw%%:*}; commit=$${fw##*:}; dir=$(FRAMEWORKS_DIR)/$$name; \
-	  if [ -d $$dir/$$name ]; then echo "$$name: $$dir"; else \
-	    git clone -q https://github.com/google-research/$$name $$dir && \
-	    git -C $$dir checkout -q $$commit; fi; done
+	@for fw in google-research/big_vision:$(BIG_VISION_COMMIT) \
+	    google-research/scenic:$(SCENIC_COMMIT) \
+	    google-deepmind/dmvr:$(DMVR_COMMIT); do \
+	  repo=$${fw%%:*}; commit=$${fw##*:}; name=$${repo##*/}; \
+	  dir=$(FRAMEWORKS_DIR)/$$name; \
+	  if [ -d $$dir/$$name ]; then echo "$$name: $$dir"; \
+	  elif GIT_TERMINAL_PROMPT=0 git clone -q https://github.com/$$repo \
+	      $$dir.tmp 2>/dev/null && git -C $$dir.tmp checkout -q $$commit; \
+	  then mv $$dir.tmp $$dir; echo "$$name: cloned to $$dir"; \
+	  else rm -rf $$dir.tmp; echo "$$name: not found and could not be" \
+	    "cloned (offline?); its tests skip, set \$$$$(echo $$name | \
+	    tr a-z A-Z)_DIR or see README.md"; fi; done
 
 # The main job: a MoNE training run through Big Vision on Fashion-MNIST, then
 # an evaluation at several compute budgets. Writes $(BV_RUN_DIR)/mone_eval.{json,
@@ -35,7 +46,7 @@ frameworks:
 BV_RUN_DIR ?= $(WORKDIR)/bv_fashion_mnist
 BV_RUN_ARGS ?=
 BV_EVAL_E_C ?= 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0
-run: setup
+run: setup frameworks
 	@set -e; start=$$(date +%s); \
 	echo "== make run: data"; \
 	$(PYTHON) -m mone_plugin.data.prepare --datasets=fashion_mnist_local; \
@@ -62,7 +73,7 @@ patches-bv:
 	$(PYTHON) patches/generate.py --framework=big_vision
 
 # Unit tests and end-to-end tests (framework tests skip when absent).
-test: setup data
+test: setup data frameworks
 	$(PYTHON) -m pytest -q
 
 # Regenerates docs/results.md and docs/results/*.png: every run of

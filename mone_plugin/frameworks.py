@@ -18,23 +18,33 @@ Neither framework is on PyPI: users clone them. A checkout is found, in this
 order, already importable on `sys.path`, through `$BIG_VISION_DIR` /
 `$SCENIC_DIR`, or at the default location `~/frameworks/<name>` (outside this
 repo, so every clone of the repo on a machine finds the same checkouts).
+DMVR (Scenic's video input, `video_tfrecord_dataset`) is found the same way
+(`$DMVR_DIR`, `~/frameworks/dmvr`).
 """
 
 import importlib
 import importlib.util
 import os
 import sys
+import types
 
 # Commits the plugin is tested against (see README.md).
 PINNED = {
     "big_vision": "0127fb6b337ee2a27bf4e54dea79cff176527356",
     "scenic": "4a38d475ee89cb821078c0e2bf2065ee030e1535",
+    "dmvr": "77ccedaa084d29239eaeafddb0b2e83843b613a1",
 }
 _REPOS = {
     "big_vision": "https://github.com/google-research/big_vision",
     "scenic": "https://github.com/google-research/scenic",
+    "dmvr": "https://github.com/google-deepmind/dmvr",
 }
-_ENV = {"big_vision": "BIG_VISION_DIR", "scenic": "SCENIC_DIR"}
+_ENV = {"big_vision": "BIG_VISION_DIR", "scenic": "SCENIC_DIR",
+        "dmvr": "DMVR_DIR"}
+# DMVR imports these for its text tokenizers only (CLIP's BPE, TF Text,
+# SentencePiece; CLIP needs PyTorch); video input never calls them.
+_DMVR_TEXT_ONLY = {"clip": ("clip.simple_tokenizer",),
+                   "tensorflow_text": (), "sentencepiece": ()}
 DEFAULT_ROOT = os.path.join("~", "frameworks")
 
 
@@ -61,11 +71,35 @@ def _how_to_get(name):
           f"${_ENV[name]} at a checkout).")
 
 
+class _TextOnlyPlaceholder(types.ModuleType):
+  """Stands in for an absent package that only DMVR's text tokenizers use."""
+
+  def __getattr__(self, attr):
+    if attr.startswith("__"):
+      raise AttributeError(attr)
+    raise ImportError(
+        f"{self.__name__}.{attr}: {self.__name__} is not installed. DMVR "
+        "needs it for text tokenizers only (video input does not); install "
+        "it to tokenize text.")
+
+
+def _dmvr_text_placeholders():
+  for top, subs in _DMVR_TEXT_ONLY.items():
+    if top in sys.modules or importlib.util.find_spec(top) is not None:
+      continue
+    sys.modules[top] = module = _TextOnlyPlaceholder(top)
+    module.__path__ = []
+    for sub in subs:
+      sys.modules[sub] = _TextOnlyPlaceholder(sub)
+      setattr(module, sub.rpartition(".")[2], sys.modules[sub])
+
+
 def ensure(name):
   """Makes framework `name` importable and returns its top-level package.
 
   Args:
-    name: "big_vision" or "scenic".
+    name: "big_vision", "scenic" or "dmvr" (whose text-only dependencies,
+      when absent, become placeholders that raise when used).
 
   Raises:
     FrameworkNotFoundError: with instructions, when no checkout is found.
@@ -77,6 +111,8 @@ def ensure(name):
     if d is None:
       raise FrameworkNotFoundError(_how_to_get(name))
     sys.path.insert(0, d)
+  if name == "dmvr":
+    _dmvr_text_placeholders()
   return importlib.import_module(name)
 
 

@@ -19,6 +19,7 @@ $BIG_VISION_DIR / $SCENIC_DIR sees exactly the checkouts the test gives it,
 whatever is installed on this machine.
 """
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -96,8 +97,8 @@ class NotFoundTest(parameterized.TestCase):
     self.assertFalse(res["available"])
 
   def test_unknown_framework(self):
-    with self.assertRaisesRegex(ValueError,
-                                r"'flaxformer'.*\['big_vision', 'scenic'\]"):
+    with self.assertRaisesRegex(
+        ValueError, r"'flaxformer'.*\['big_vision', 'dmvr', 'scenic'\]"):
       frameworks.ensure("flaxformer")
 
 
@@ -146,6 +147,26 @@ class FoundTest(parameterized.TestCase):
       self.assertTrue(res["available"])
       self.assertEqual(res["checkout_dir"],
                        os.path.join(home, "frameworks", "big_vision"))
+
+
+  def test_dmvr_imports_without_its_text_only_dependencies(self):
+    d = self._real_checkout("dmvr")
+    probe = (
+        "from mone_plugin import frameworks\n"
+        "frameworks.ensure('dmvr')\n"
+        "from dmvr import modalities, video_dataset\n"
+        "import clip.simple_tokenizer\n"
+        "try:\n"
+        "  clip.simple_tokenizer.SimpleTokenizer\n"
+        "except ImportError as e:\n"
+        "  print(e)\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True,
+        timeout=300, check=False, env={**os.environ, "DMVR_DIR": d,
+                                       "PYTHONPATH": _REPO})
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    if importlib.util.find_spec("clip") is None:  # The placeholder raised.
+      self.assertIn("clip is not installed", proc.stdout)
 
 
 if __name__ == "__main__":
