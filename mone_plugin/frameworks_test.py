@@ -166,7 +166,7 @@ class FoundTest(parameterized.TestCase):
                                        "PYTHONPATH": _REPO})
     self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
     if importlib.util.find_spec("clip") is None:  # The placeholder raised.
-      self.assertIn("clip is not installed", proc.stdout)
+      self.assertIn("clip.simple_tokenizer is not installed", proc.stdout)
 
 
 if __name__ == "__main__":
