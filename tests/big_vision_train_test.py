@@ -164,6 +164,49 @@ class BigVisionTrainTest(absltest.TestCase):
       self.assertGreater(
           os.path.getsize(os.path.join(self.workdir, f"mone_eval.{ext}")), 0)
 
+  def test_export_and_predict_agree_with_the_checkpoint(self):
+    # Export (reads the checkpoint without Big Vision), then predict (TF
+    # only) on real test images, against Big Vision's own model module,
+    # loader and preprocessing on the same images.
+    import big_vision.pp.builder as pp_builder  # pylint: disable=g-import-not-at-top
+    import big_vision.pp.ops_general  # pylint: disable=g-import-not-at-top,unused-import
+    import big_vision.pp.ops_image  # pylint: disable=g-import-not-at-top,unused-import
+    import big_vision.utils as u  # pylint: disable=g-import-not-at-top
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
+    from mone_plugin import predict  # pylint: disable=g-import-not-at-top
+    out = os.path.join(self.tmp.name, "export")
+    run([sys.executable, "-m", "mone_plugin.export",
+         f"--workdir={self.workdir}", f"--out={out}", "--e_c=0.3"],
+        env(self.cache))
+    with open(os.path.join(self.workdir, "config.json")) as f:
+      config = json.load(f)
+    ds = tfds.load("fashion_mnist_local", split="test[:4]",
+                   data_dir=config["input"]["data"]["data_dir"],
+                   decoders={"image": tfds.decode.SkipDecoding()})
+    pp = pp_builder.get_preprocess_fn(
+        'decode(channels=1)|resize(32)|value_range(-1, 1)')
+    paths, images = [], []
+    for i, ex in enumerate(ds):
+      paths.append(os.path.join(self.tmp.name, f"test{i}.jpg"))
+      with open(paths[-1], "wb") as f:
+        f.write(ex["image"].numpy())
+      images.append(pp({"image": ex["image"]})["image"].numpy())
+    model = importlib.import_module(
+        f"big_vision.models.{config['model_name']}").Model(
+            num_classes=config["num_classes"], **config["model"])
+    params = u.load_checkpoint_ts(os.path.join(self.workdir, "checkpoint.bv"),
+                                  regex="params/.*")["params"]
+    logits, _ = model.apply({"params": params}, np.stack(images), e_c=0.3)
+    results = predict.predict(out, "0.3", paths,
+                              os.path.join(self.tmp.name, "maps"))
+    self.assertEqual([r["classes"][0] for r in results],
+                     list(np.argmax(logits, -1)))
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    np.testing.assert_allclose([[p for _, p in r["top"]] for r in results],
+                               -np.sort(-probs, -1)[:, :5], atol=1e-5)
+
   def test_killed_and_resumed_equals_uninterrupted(self):
     workdir = os.path.join(self.tmp.name, "killed")
     # The trainer SIGKILLs itself right after writing checkpoint 10 (of 20).
