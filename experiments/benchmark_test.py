@@ -15,7 +15,7 @@
 
 from absl.testing import absltest
 
-from mone_plugin import benchmark
+from experiments import benchmark
 from mone_plugin import flops
 
 
