@@ -449,6 +449,32 @@ def routing_section(root, runs, plots):
 ################################ 6. Speed ################################
 
 
+# `make benchmark` output from sessions lent a GPU (committed: no GPU is
+# needed to regenerate this page).
+GPU_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "docs", "results", "gpu")
+
+
+def gpu_lines(gpu_dir=GPU_DIR):
+  """The committed GPU benchmark outputs, verbatim."""
+  outputs = sorted(glob.glob(os.path.join(gpu_dir, "*_make_benchmark.txt")))
+  if not outputs:
+    return ["No GPU benchmark has been run yet.", ""]
+  out = []
+  for path in outputs:
+    device = os.path.basename(path).split("_make_benchmark")[0]
+    env = path.replace("_make_benchmark.txt", "_env.txt")
+    env = open(env).read().strip().replace("\n", "; ") if os.path.exists(
+        env) else ""
+    with open(path) as f:
+      text = f.read().strip()
+    out += [f"**On a GPU ({device}; {env})**: `make benchmark` there, "
+            "verbatim (analysis, and a batch-64 run: "
+            "[gpu_benchmark.md](gpu_benchmark.md)):", "", "```", text, "```",
+            ""]
+  return out
+
+
 def speed_section(root, walls, plots):
   out = ["## 6. Speed: real wall-clock savings", ""]
   tables = []
@@ -490,9 +516,9 @@ def speed_section(root, walls, plots):
             f"{loading.PAPER_FLOP_RATIO}x fewer FLOPs on a V100 (efficiency "
             f"{loading.PAPER_SPEEDUP / loading.PAPER_FLOP_RATIO:.2f}). Here, at the nearest "
             f"FLOP ratio ({near['flop_ratio']:.2f}, e_c {near['e_c']:g}): "
-            f"{near['speedup']:.2f}x, efficiency {near['efficiency']:.2f}. "
-            "No GPU was lent to the session that produced this page, so "
-            "there is no GPU row.", ""]
+            f"{near['speedup']:.2f}x, efficiency {near['efficiency']:.2f}.",
+            ""]
+  out += gpu_lines()
   seconds = sum(walls.get(f"benchmark_{m}", 0) for m, _ in tables)
   out += [_img(plots[-1], "speedup vs FLOP ratio"), "",
           "*Regenerate:* `make results` (runs these after every training run, "
