@@ -34,7 +34,9 @@ class RegistrationTest(absltest.TestCase):
     # How Big Vision's trainers look the model up (config.model_name).
     model_mod = importlib.import_module("big_vision.models.proj.mone.vit")
     self.assertIs(model_mod, bv_module)
-    self.assertIs(model_mod.Model, core_vit.Model)
+    # Its Model builds the core MoNE ViT (through Big Vision's own variants).
+    self.assertIsInstance(model_mod.Model(10, variant="mu/16"),
+                          core_vit._Model)  # pylint: disable=protected-access
     self.assertEqual(model_mod.__spec__.name, "mone_plugin.big_vision.vit")
     trainer = importlib.import_module("big_vision.trainers.proj.mone.train")
     self.assertTrue(callable(trainer.train_and_evaluate))
