@@ -153,6 +153,21 @@ def draws_routing(budget: Budget) -> bool:
   return float(budget) < 1.0
 
 
+def parse_e_c(values: Sequence[str]) -> Tuple[Optional[float], ...]:
+  """Command-line budgets: ["0.2", "dense", ...] -> (0.2, None, ...)."""
+  out = []
+  for v in values:
+    if str(v).lower() in ("dense", "none"):
+      out.append(None)
+      continue
+    try:
+      out.append(float(v))
+    except ValueError:
+      raise ValueError(f"--e_c value {v!r} is not a number or 'dense'."
+                       ) from None
+  return tuple(out)
+
+
 def one_hot(num_experts: int) -> Tuple[Tuple[float, ...], ...]:
   """Capacities putting every token on expert i, for i = 0 .. E-1."""
   return tuple(tuple(float(c) for c in row) for row in np.eye(num_experts))

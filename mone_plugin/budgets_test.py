@@ -198,5 +198,15 @@ class ResolveTest(parameterized.TestCase):
       budgets.gflops(object(), IMAGE, 0.5)
 
 
+
+class ParseTest(absltest.TestCase):
+
+  def test_command_line_budgets(self):
+    self.assertEqual(budgets.parse_e_c(["0.2", "dense", "None", "1"]),
+                     (0.2, None, None, 1.0))
+    with self.assertRaisesRegex(ValueError, r"--e_c value 'abc' is not a "
+                                r"number or 'dense'"):
+      budgets.parse_e_c(["0.3", "abc"])
+
 if __name__ == "__main__":
   absltest.main()

@@ -59,6 +59,7 @@ import jax.numpy as jnp
 import ml_collections as mlc
 import numpy as np
 
+from mone_plugin import budgets as budgets_lib
 from mone_plugin import capacity as capacity_lib
 from mone_plugin import flops as flops_lib
 from mone_plugin import vit
@@ -92,18 +93,11 @@ def budget_name(e_c):
 
 
 def parse_e_c(values):
-  """["0.3", "dense"] -> (0.3, None)."""
-  out = []
-  for v in values:
-    if str(v).lower() == "dense":
-      out.append(None)
-      continue
-    try:
-      out.append(float(v))
-    except ValueError:
-      raise ExportError(f"--e_c value {v!r} is not a number or 'dense'."
-                        ) from None
-  return tuple(out)
+  """["0.3", "dense"] -> (0.3, None); see `budgets_lib.parse_e_c`."""
+  try:
+    return budgets_lib.parse_e_c(values)
+  except ValueError as e:
+    raise ExportError(str(e)) from None
 
 
 # ---------------------------------------------------------------------------

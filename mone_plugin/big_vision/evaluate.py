@@ -59,21 +59,6 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,g-bad-imp
 DEFAULT_E_C = tuple(round(0.1 * i, 1) for i in range(2, 11))
 
 
-def parse_e_c(values):
-  """["0.2", "dense", ...] -> (0.2, None, ...)."""
-  out = []
-  for v in values:
-    if str(v).lower() in ("dense", "none"):
-      out.append(None)
-      continue
-    try:
-      out.append(float(v))
-    except ValueError:
-      raise ValueError(f"--e_c value {v!r} is not a number or 'dense'."
-                       ) from None
-  return tuple(out)
-
-
 def load_config(workdir, config=None):
   """The run's config: `config` if given, else the workdir's config.json."""
   if config is not None:
@@ -187,7 +172,7 @@ def main(argv):
   jax.config.update("jax_threefry_partitionable", True)
   workdir = flags.FLAGS.workdir
   config = load_config(workdir, flags.FLAGS.config)
-  rows = evaluate(config, workdir, parse_e_c(flags.FLAGS.e_c))
+  rows = evaluate(config, workdir, core_budgets.parse_e_c(flags.FLAGS.e_c))
   for path in write_reports(rows, workdir):
     logging.info("Wrote %s", path)
     print(f"Wrote {path}", flush=True)
