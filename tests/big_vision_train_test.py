@@ -114,16 +114,20 @@ class BigVisionTrainTest(absltest.TestCase):
                       if "train_e_c" in m}, {0.5})
 
   def test_router_learns_at_every_logged_step(self):
-    # alpha starts at 0, and the warmup's learning rate at step 1 is 0: no
-    # router gradient at steps 1 and 2. From then on the router must keep a
-    # gradient to the end (a clipped alpha once cut it for good).
+    # alpha starts at 0 and the warmup's learning rate at step 1 is 0, so the
+    # first steps have no router gradient. Which early steps Big Vision logs
+    # depends on timing (it logs every step of its timing warmup), so the
+    # check keys on alpha: once alpha is positive the router must keep a
+    # gradient to the end (a clipped alpha once cut it for good), and alpha
+    # may be 0 only in the first 3 steps.
     logged = [m for m in self.metrics if "l2_router_grads/Transformer" in m]
     self.assertGreaterEqual(len(logged), 3, self.metrics)
     self.assertEqual(logged[-1]["step"], 20)
     for m in logged:
-      if m["step"] > 2:
-        self.assertGreater(m["l2_router_grads/Transformer"], 0.0, m)
+      if m["step"] > 3:
         self.assertBetween(m["alpha/Transformer"], 1e-9, 1.0 - 1e-9)
+      if m["alpha/Transformer"] > 0:
+        self.assertGreater(m["l2_router_grads/Transformer"], 0.0, m)
 
   def test_gflops_and_one_metric_per_budget(self):
     first, last = self.metrics[0], self.metrics[-1]
