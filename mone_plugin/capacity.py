@@ -177,3 +177,23 @@ def tokens_per_expert(capacities, num_tokens):
 def as_static(capacities: Sequence[float]):
   """A hashable tuple of python floats, for use as a jit-static argument."""
   return tuple(float(x) for x in validate_capacities(capacities))
+
+
+def top_k_tokens(capacity, num_tokens):
+  """Tokens a Mixture-of-Depths block processes: floor(capacity N), >= 1.
+
+  Args:
+    capacity: fraction of the tokens the block processes, in (0, 1].
+    num_tokens: N, the routed tokens per example.
+
+  Returns:
+    k as a python int in [1, N] (static, so the block has static shapes).
+  """
+  if isinstance(capacity, bool) or not 0.0 < float(capacity) <= 1.0:
+    raise ValueError(f"capacity={capacity!r} is not allowed: the fraction of "
+                     "tokens a Mixture-of-Depths block processes must be in "
+                     "(0, 1].")
+  if num_tokens < 1 or int(num_tokens) != num_tokens:
+    raise ValueError(f"num_tokens={num_tokens!r} must be an integer >= 1.")
+  # The epsilon keeps e.g. 0.3 * 10 = 2.9999999996 from flooring to 2.
+  return max(1, int(math.floor(float(capacity) * num_tokens + 1e-9)))

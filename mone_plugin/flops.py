@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Analytic GFLOPs of ViT and ViViT (factorised encoder), dense and MoNE.
+"""Analytic GFLOPs of ViT and ViViT (factorised encoder): dense, MoNE, MoD.
 
 Convention: one multiply-add is one FLOP, as ViT papers count (XLA's
 `cost_analysis()["flops"]` counts a multiply-add as 2). Per example (image or
@@ -62,7 +62,8 @@ Against XLA (`flops_test.py`): twice these counts are within 3% of
 `jax.jit(...).lower(...).compile().cost_analysis()["flops"]` for
 `mone_plugin.vit` (dense and MoNE down to e_c=0.2) and Scenic's ViViT at
 width 256; XLA is higher by its elementwise work (ViT: +0.6% dense, +1.8% at
-e_c=0.3; ViViT +1.0%).
+e_c=0.3; ViViT +1.0%). The Mixture-of-Depths ViT (`mod_capacity`) and the
+nested models (one-hot capacities) are within 1% too.
 """
 
 import math
@@ -113,8 +114,14 @@ def _expert_token_counts(e_c, num_tokens, width, num_experts, capacity_method,
   if e_c is None:
     return None, None
   dims = capacity_lib.expert_dims(width, num_experts)
-  capacities = capacity_lib.capacity_distribution(
-      e_c, num_experts=num_experts, method=capacity_method)
+  if isinstance(e_c, (tuple, list, np.ndarray)):  # Explicit capacities.
+    capacities = capacity_lib.validate_capacities(e_c)
+    if len(capacities) != num_experts:
+      raise ValueError(f"capacities={tuple(e_c)} must have one entry per "
+                       f"expert ({num_experts}).")
+  else:
+    capacities = capacity_lib.capacity_distribution(
+        e_c, num_experts=num_experts, method=capacity_method)
   if continuous:
     counts = tuple(float(c) * num_tokens for c in capacities)
   else:
@@ -172,12 +179,16 @@ def vit_flops_breakdown(*, image_size=224, patch_size=16, width=768, depth=12,
                         mlp_dim=None, num_heads=12, num_classes=1000,
                         e_c=None, num_experts=4, capacity_method="mone",
                         pool_type="gap", channels=3, rep_size=False,
-                        continuous=False):
+                        continuous=False, mod_capacity=None, mod_every=2):
   """GFLOPs of one image through a (MoNE) ViT, by component.
 
   The model is Big Vision's `models/vit.py` (and `mone_plugin.vit`):
   `pool_type="tok"` adds one class token, never routed; "map" adds the MAP
   head (counted under "head"); "none" applies the head to every token.
+  With `mod_capacity` it is the Mixture-of-Depths ViT (`mone_plugin.mod`):
+  depth // mod_every blocks process floor(mod_capacity N) tokens (plus the
+  class token), attending among them only, and each has a router (N D); the
+  other blocks are dense.
 
   Args:
     image_size: int or (height, width) in pixels.
@@ -187,7 +198,9 @@ def vit_flops_breakdown(*, image_size=224, patch_size=16, width=768, depth=12,
     mlp_dim: MLP hidden width (default 4 D).
     num_heads: attention heads (only checked: the count does not depend on it).
     num_classes: classifier outputs (None or 0: no head).
-    e_c: effective capacity of MoNE; None: the dense ViT (no router).
+    e_c: effective capacity of MoNE, or E capacities (smallest expert
+      first; one-hot on expert j: the width-d_j nested model); None: the
+      dense ViT (no router).
     num_experts: E, nested experts.
     capacity_method: see `capacity.capacity_distribution`.
     pool_type: one of VIT_POOL_TYPES, as in Big Vision.
@@ -195,6 +208,9 @@ def vit_flops_breakdown(*, image_size=224, patch_size=16, width=768, depth=12,
     rep_size: Big Vision's `rep_size` (False, True = width, or an int).
     continuous: count c_i * N tokens per expert instead of EPR's floor-rounded
       buckets (used to invert the count; never larger than the EPR count).
+    mod_capacity: the Mixture-of-Depths baseline's fraction of processed
+      tokens in its routed blocks (None: not MoD). Needs e_c=None.
+    mod_every: every mod_every-th block (the 2nd, 4th, ...) is routed.
 
   Returns:
     dict of GFLOPs: "embedding", "attention_projections", "mlp", "attention",
@@ -210,9 +226,25 @@ def vit_flops_breakdown(*, image_size=224, patch_size=16, width=768, depth=12,
   counts, dims = _expert_token_counts(e_c, n, width, num_experts,
                                       capacity_method, continuous)
   macs = {"embedding": float(n * patch_area * channels * width)}
-  macs.update(_encoder_macs(
-      num_routed=n, num_prefix=int(pool_type == "tok"), width=width,
-      depth=depth, mlp_dim=mlp_dim, counts=counts, dims=dims))
+  prefix = int(pool_type == "tok")
+  if mod_capacity is not None:
+    if e_c is not None:
+      raise ValueError(f"e_c={e_c!r}: a Mixture-of-Depths model has no "
+                       "nested experts; count it with e_c=None.")
+    if not isinstance(mod_every, (int, np.integer)) or mod_every < 1:
+      raise ValueError(f"mod_every={mod_every!r} must be an integer >= 1.")
+    routed = depth // mod_every
+    k = capacity_lib.top_k_tokens(mod_capacity, n)
+    full = _encoder_macs(num_routed=n, num_prefix=prefix, width=width,
+                         depth=depth - routed, mlp_dim=mlp_dim)
+    part = _encoder_macs(num_routed=k, num_prefix=prefix, width=width,
+                         depth=routed, mlp_dim=mlp_dim)
+    macs.update({key: full[key] + part[key] for key in full})
+    macs["router"] = float(routed * n * width)  # One score per token.
+  else:
+    macs.update(_encoder_macs(
+        num_routed=n, num_prefix=prefix, width=width,
+        depth=depth, mlp_dim=mlp_dim, counts=counts, dims=dims))
   rep = width if rep_size is True else (rep_size or 0)
   head = _head_macs(width, num_classes, rep)
   if pool_type == "map":

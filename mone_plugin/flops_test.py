@@ -177,6 +177,52 @@ class MoneCountTest(parameterized.TestCase):
       flops.e_c_for_gflops(1.0, model="vid")
 
 
+class BaselineCountTest(absltest.TestCase):
+  """Mixture-of-Depths and the nested (MatViT-style) models."""
+
+  def test_mod_breakdown(self):
+    # ViT-B/16, 196 patches: 6 dense blocks, 6 of floor(196/8) = 24 tokens.
+    b = flops.vit_flops_breakdown(mod_capacity=0.125)
+    layer = lambda n: 12 * n * 768**2 + 2 * n * n * 768
+    blocks = (6 * layer(196) + 6 * layer(24)) / 1e9
+    self.assertAlmostEqual(
+        b["attention_projections"] + b["mlp"] + b["attention"], blocks)
+    self.assertAlmostEqual(b["router"], 6 * 196 * 768 / 1e9)
+    dense = flops.vit_flops_breakdown()
+    self.assertAlmostEqual(b["head"], dense["head"])
+    self.assertAlmostEqual(b["embedding"], dense["embedding"])
+    # About 56% of the dense model: half the blocks at 12.5% of the tokens.
+    self.assertBetween(b["total"] / dense["total"], 0.55, 0.57)
+    # The class token is processed by every block.
+    tok = flops.vit_flops_breakdown(mod_capacity=0.125, pool_type="tok",
+                                    depth=2)
+    self.assertAlmostEqual(tok["mlp"], 2 * (197 + 25) * 768 * 3072 / 1e9)
+
+  def test_mod_bad_arguments(self):
+    with self.assertRaisesRegex(ValueError, "no nested experts"):
+      flops.vit_gflops(mod_capacity=0.125, e_c=0.5)
+    with self.assertRaisesRegex(ValueError, "mod_every=0"):
+      flops.vit_gflops(mod_capacity=0.125, mod_every=0)
+    with self.assertRaisesRegex(ValueError, "capacity=0"):
+      flops.vit_gflops(mod_capacity=0)
+
+  def test_one_hot_capacities_are_nested_widths(self):
+    # Every token on expert j costs d_j / D of the projections: the e_c of
+    # that expert, whose capacities are one-hot (continuous count included).
+    for j, d in enumerate(capacity.expert_dims(768)):
+      caps = tuple(np.eye(4)[j])
+      b = flops.vit_flops_breakdown(e_c=caps)
+      dense = flops.vit_flops_breakdown()
+      self.assertAlmostEqual(b["mlp"], d / 768 * dense["mlp"])
+      self.assertEqual(b["attention"], dense["attention"])
+      self.assertAlmostEqual(
+          b["total"], flops.vit_gflops(e_c=caps, continuous=True))
+    self.assertAlmostEqual(flops.vit_gflops(e_c=(0, 0, 0, 1)),
+                           flops.vit_gflops(e_c=1.0))
+    with self.assertRaisesRegex(ValueError, "one entry per expert"):
+      flops.vit_gflops(e_c=(0.5, 0.5))
+
+
 class XlaAgreementTest(parameterized.TestCase):
   """Our count x 2 against XLA's cost analysis of the real models."""
 
@@ -192,6 +238,27 @@ class XlaAgreementTest(parameterized.TestCase):
     model = vit.Model(**kw, patch_size=(8, 8), e_c=e_c)
     got = xla_gflops(model, jnp.zeros((1, 64, 64, 3)))
     want = flops.vit_gflops(e_c=e_c, **cfg)
+    self.assertAlmostEqual(got / want, 1.0, delta=XLA_TOL)
+
+  @parameterized.parameters("gap", "tok")
+  def test_mod_vit(self, pool_type):
+    # Depth 2: one dense block, one block of 8 of the 64 tokens.
+    cfg = dict(SMALL_VIT, pool_type=pool_type, depth=2)
+    kw = {k: v for k, v in cfg.items() if k not in ("image_size", "patch_size")}
+    model = vit.Model(**kw, patch_size=(8, 8), e_c=None, mod_capacity=0.125)
+    got = xla_gflops(model, jnp.zeros((1, 64, 64, 3)))
+    want = flops.vit_gflops(mod_capacity=0.125, **cfg)
+    self.assertAlmostEqual(got / want, 1.0, delta=XLA_TOL)
+    self.assertLess(want, 0.6 * flops.vit_gflops(**cfg))
+
+  def test_nested_width_model(self):
+    # Capacities one-hot on expert 2 (width D/2): the nested model.
+    caps = (0.0, 0.0, 1.0, 0.0)
+    kw = {k: v for k, v in SMALL_VIT.items()
+          if k not in ("image_size", "patch_size")}
+    model = vit.Model(**kw, patch_size=(8, 8), e_c=caps)
+    got = xla_gflops(model, jnp.zeros((1, 64, 64, 3)))
+    want = flops.vit_gflops(e_c=caps, **SMALL_VIT)
     self.assertAlmostEqual(got / want, 1.0, delta=XLA_TOL)
 
   def test_scenic_vivit_dense(self):

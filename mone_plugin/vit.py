@@ -18,6 +18,9 @@ names and shapes) plus `Transformer/router` and the scalar `Transformer/alpha`,
 so a ViT checkpoint loads unchanged. With `e_c=1.0` (every token on the
 largest expert) and alpha at its initial 0 it computes exactly that ViT;
 with `e_c=None` it runs the dense ViT path and never calls the router.
+With `mod_capacity` set it is the Mixture-of-Depths baseline instead
+(`mone_plugin.mod`); with one-hot capacities as e_c, a nested (MatViT-style)
+model of one expert's width.
 """
 
 from typing import Optional, Sequence, Union
@@ -28,6 +31,7 @@ import numpy as np
 
 from mone_plugin import capacity as capacity_lib
 from mone_plugin import layers
+from mone_plugin import mod as mod_lib
 
 
 def posemb_sincos_2d(h, w, width, temperature=10_000., dtype=jnp.float32):
@@ -100,10 +104,25 @@ class _Model(nn.Module):
   capacity_method: str = "mone"
   router_type: str = "learned"
   router_noise: float = 0.0  # Training only; see `layers.Router.noise`.
+  # Mixture-of-Depths baseline (`mone_plugin.mod`): every `mod_every`-th
+  # block processes only the top `mod_capacity` of the tokens. None: MoNE.
+  # A MoD model has no nested experts: it runs with e_c=None only.
+  mod_capacity: Optional[float] = None
+  mod_every: int = 2
 
   def capacities(self, e_c):
+    """Static capacities of a budget: an e_c, E capacities or None (dense).
+
+    One-hot capacities on expert j make the width-d_j nested model
+    (MatViT-style, see `budgets.nested_budgets`).
+    """
     if e_c is None:
       return None
+    if isinstance(e_c, (tuple, list)):
+      if len(e_c) != self.num_experts:
+        raise ValueError(f"capacities={tuple(e_c)} must have one entry per "
+                         f"expert ({self.num_experts}).")
+      return capacity_lib.as_static(e_c)
     return capacity_lib.as_static(capacity_lib.capacity_distribution(
         e_c, self.num_experts, self.capacity_method))
 
@@ -115,7 +134,9 @@ class _Model(nn.Module):
         depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
         num_classes=self.num_classes, num_experts=self.num_experts,
         capacity_method=self.capacity_method, pool_type=self.pool_type,
-        rep_size=self.rep_size)
+        rep_size=self.rep_size,
+        **({} if self.mod_capacity is None else dict(
+            mod_capacity=self.mod_capacity, mod_every=self.mod_every)))
 
   @nn.compact
   def __call__(self, image, *, train=False, e_c=capacity_lib.CONFIGURED):
@@ -141,17 +162,34 @@ class _Model(nn.Module):
       prefix = 1
     x = nn.Dropout(rate=self.dropout)(x, not train)
 
-    x, enc = layers.MoneEncoder(
-        depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
-        dropout=self.dropout, num_experts=self.num_experts,
-        router_type=self.router_type, router_noise=self.router_noise,
-        scan=self.scan,
-        remat_policy=self.remat_policy, dtype_mm=self.dtype_mm,
-        attention_dropout=self.attention_dropout,
-        droplayer_rate=self.droplayer,
-        droplayer_rescale=self.droplayer_rescale,
-        name="Transformer")(x, capacities=capacities, deterministic=not train,
-                            num_prefix_tokens=prefix)
+    if self.mod_capacity is not None:
+      if capacities is not None:
+        raise ValueError(
+            f"e_c={e_c!r}: a Mixture-of-Depths model (mod_capacity="
+            f"{self.mod_capacity}) has no nested experts; run it with "
+            "e_c=None.")
+      x, enc = mod_lib.MoDEncoder(
+          depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
+          dropout=self.dropout, capacity=self.mod_capacity,
+          every=self.mod_every, scan=self.scan, dtype_mm=self.dtype_mm,
+          attention_dropout=self.attention_dropout,
+          droplayer_rate=self.droplayer,
+          droplayer_rescale=self.droplayer_rescale,
+          name="Transformer")(x, deterministic=not train,
+                              num_prefix_tokens=prefix)
+    else:
+      x, enc = layers.MoneEncoder(
+          depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
+          dropout=self.dropout, num_experts=self.num_experts,
+          router_type=self.router_type, router_noise=self.router_noise,
+          scan=self.scan,
+          remat_policy=self.remat_policy, dtype_mm=self.dtype_mm,
+          attention_dropout=self.attention_dropout,
+          droplayer_rate=self.droplayer,
+          droplayer_rescale=self.droplayer_rescale,
+          name="Transformer")(x, capacities=capacities,
+                              deterministic=not train,
+                              num_prefix_tokens=prefix)
     out["encoder"] = enc
     if "experts" in enc:
       out["experts"], out["router_probs"] = enc["experts"], enc["router_probs"]
