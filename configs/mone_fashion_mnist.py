@@ -28,7 +28,19 @@ Arguments (`--config configs/mone_fashion_mnist.py:e_c=0.5,steps=500`):
   e_c=0.5           train at one fixed budget instead of the grid;
   gflops=0.004      train at the e_c meeting this GFLOPs-per-image budget;
   grid=0.2;0.6;1    the e_c grid sampled at every step (default below);
-  dense             the dense ViT baseline (no routing);
+  dense             the dense ViT baseline (no routing); with width, heads
+                    and mlp (e.g. dense,width=32,heads=2,mlp=128) the dense
+                    family of the FLOPs axis;
+  matvit            the MatViT-style nested baseline (nested in D): every step
+                    sums the losses of the 4 nested models (every token on
+                    expert i: widths D/8 .. D); each is evaluated as its own
+                    model (`test_expert0/prec@1` .. `test_expert3/prec@1`,
+                    `gflops_expert0` ..);
+  mod               the Mixture-of-Depths baseline: every other block
+                    processes only the top mod_capacity (default 0.125) of
+                    the tokens by a learned router score; no MoNE routing, so
+                    its metrics are `test_dense/prec@1` and `gflops_dense`
+                    (the model's own GFLOPs);
   iso_flops         scale the steps to the dense ViT's training FLOPs;
   eval_e_c=0.3;1    budgets the trainer's evaluators run at (default: the
                     training e_c, or the ends of the grid);
@@ -77,7 +89,13 @@ def get_config(arg=None):
       lr=0.006, wd=0.0001, warmup=100, router='learned', capacity='mone',
       seed=0, width=64, depth=4, heads=4, mlp=256, scan=True,
       fsdp=False, deterministic=False, data_dir='', val=False,
-      router_noise=0.0, runlocal=False)
+      router_noise=0.0, matvit=False, mod=False, mod_capacity=0.125,
+      runlocal=False)
+  if arg.mod and (arg.matvit or arg.e_c is not None or arg.gflops is not None
+                  or arg.iso_flops):
+    raise ValueError('mod is the Mixture-of-Depths ViT, which has no MoNE '
+                     'budget: do not combine it with matvit, e_c, gflops or '
+                     'iso_flops.')
   config = mlc.ConfigDict()
 
   config.seed = arg.seed
@@ -117,12 +135,16 @@ def get_config(arg=None):
       capacity_method=arg.capacity, router_type=arg.router)
   if arg.router_noise:
     config.model.router_noise = arg.router_noise
+  if arg.mod:  # Its blocks differ (routed or not): no scan.
+    config.model.update(mod_capacity=arg.mod_capacity, scan=False, e_c=None)
   if arg.fsdp:  # Shard every parameter, however small, over the devices.
     config.sharding_strategy = [('.*', 'fsdp(axis="data", min_size_to_shard_mb=0)')]
 
   config.mone = dict()  # See mone_plugin/budgets.py.
-  if arg.dense:
+  if arg.dense or arg.mod:
     config.mone.e_c = None
+  elif arg.matvit:  # Eval: the 4 nested models (and eval_e_c, if given).
+    config.mone.nested = True
   else:  # Given together, e_c, gflops and grid fail in the trainer.
     if arg.e_c is not None:
       config.mone.e_c = arg.e_c
@@ -138,7 +160,10 @@ def get_config(arg=None):
     grid = config.mone.train_e_c_grid
     config.mone.eval_e_c = (min(grid), max(grid))
   config.mone.iso_flops = arg.iso_flops
-  config.mone.num_routing_maps = 0 if arg.dense else 16
+  # Dense and MoD route nothing; a nested model puts every token on one
+  # expert: no map is worth drawing.
+  config.mone.num_routing_maps = 0 if (
+      arg.dense or arg.mod or arg.matvit) else 16
   config.mone.routing_maps_percent = 0.5
 
   config.optax_name = 'scale_by_adam'

@@ -23,7 +23,8 @@ A budget is what one forward pass may spend:
   - None: the dense model (the router is unused).
 
 Its name, in metric names, summaries and files, is `name(budget)`: "ec0.4",
-"ec1", "dense", "capacities0-1-0-0". Both trainers write `<metric>_<name>`
+"ec1", "dense", "expert1" (capacities one-hot on expert 1: the nested model
+of width d_1), "capacities0.5-0.5-0-0". Both trainers write `<metric>_<name>`
 (Big Vision: the evaluator `val` at e_c 0.4 is `val_ec0.4`; Scenic:
 `accuracy_ec0.4`) and `gflops_<name>`.
 
@@ -37,10 +38,15 @@ adapters:
   train_e_c_grid    instead of e_c: e_c is drawn from this tuple at every
                     step (`Budgets.train_e_c`, a function of seed and step);
                     one compiled step per value.
-  eval_e_c          budgets evaluated (default: the training ones).
+  eval_e_c          budgets evaluated (default: the training ones; with
+                    `nested`, evaluated besides the nested models).
   iso_flops         scale the number of steps so that training costs as many
                     FLOPs as the dense model's (train longer at low e_c; the
                     Big Vision trainer; Scenic's refuses it with the factor).
+  nested            instead of e_c: MatViT-style joint training nested in D.
+                    Every step sums the losses of the E nested models (every
+                    token on expert i: `nested_budgets`), each evaluated as
+                    its own model (`expert0` .. `expert3`) at its own GFLOPs.
   num_routing_maps  examples whose routing maps are drawn (0: none).
   routing_maps_steps / _epochs / _percent: how often the Big Vision trainer
                     draws them (its duration convention; default: the last
@@ -53,7 +59,7 @@ all of them before any data or model is built.
 import dataclasses
 import math
 import numbers
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -66,7 +72,7 @@ Budget = Union[None, float, Tuple[float, ...]]
 
 KEYS = ("e_c", "gflops", "train_e_c_grid", "eval_e_c", "iso_flops",
         "num_routing_maps", "routing_maps_steps", "routing_maps_epochs",
-        "routing_maps_percent")
+        "routing_maps_percent", "nested")
 # Keys of earlier versions of either adapter -> what replaces them.
 RENAMED = {
     "e_c_train_grid": "train_e_c_grid",
@@ -74,7 +80,7 @@ RENAMED = {
     "routing_maps": "num_routing_maps (and routing_maps_steps)",
 }
 # The keys that each choose the training e_c (at most one may be set).
-TRAIN_KEYS = ("e_c", "gflops", "train_e_c_grid")
+TRAIN_KEYS = ("e_c", "gflops", "train_e_c_grid", "nested")
 
 
 def _allowed(num_experts, dense=True):
@@ -136,10 +142,13 @@ def check_budget(budget: Budget, num_experts=4, capacity_method="mone"):
 
 
 def name(budget: Budget) -> str:
-  """Name of a budget: 'dense', 'ec0.4', 'ec1' or 'capacities0-1-0-0'."""
+  """Name: 'dense', 'ec0.4', 'ec1', 'expert1' or 'capacities0.5-0.5-0-0'."""
   if budget is None:
     return "dense"
   if isinstance(budget, (tuple, list)):
+    hot = [i for i, c in enumerate(budget) if c]
+    if len(hot) == 1 and float(budget[hot[0]]) == 1.0:
+      return f"expert{hot[0]}"  # The nested model of expert i's width.
     return "capacities" + "-".join(f"{c:g}" for c in budget)
   return f"ec{float(budget):g}"
 
@@ -171,6 +180,39 @@ def parse_e_c(values: Sequence[str]) -> Tuple[Optional[float], ...]:
 def one_hot(num_experts: int) -> Tuple[Tuple[float, ...], ...]:
   """Capacities putting every token on expert i, for i = 0 .. E-1."""
   return tuple(tuple(float(c) for c in row) for row in np.eye(num_experts))
+
+
+def nested_budgets(num_experts: int) -> Tuple[Tuple[float, ...], ...]:
+  """The E nested models of MatViT-style training, smallest first.
+
+  "MatViT is equivalent to MoNE with a deterministic router to pass all
+  tokens to the same nested model" (the paper): every token on expert i is
+  the model of width d_i = D / 2^(E-1-i), named `expert{i}`.
+  """
+  return one_hot(num_experts)
+
+
+def joint_loss(loss_at: Callable[[Budget], Tuple[Any, Any]],
+               budgets: Sequence[Budget]):
+  """The sum of the losses at `budgets`, for one update of all of them.
+
+  Both trainers train nested models jointly with it (MatViT sums the losses
+  of its granularities); with one budget it is that budget's loss.
+
+  Args:
+    loss_at: budget -> (scalar loss, auxiliary output) of the model.
+    budgets: the budgets (static) whose losses are summed.
+
+  Returns:
+    (total loss, {name(budget): loss}, {name(budget): auxiliary output}).
+  """
+  if not budgets:
+    raise ValueError("joint_loss needs at least one budget.")
+  losses, aux = {}, {}
+  for budget in budgets:
+    key = name(budget)
+    losses[key], aux[key] = loss_at(budget)
+  return sum(losses.values()), losses, aux
 
 
 def sample_e_c(grid: Sequence[float], seed: int, step: int) -> float:
@@ -216,7 +258,7 @@ def check_config(mone: Optional[Mapping[str, Any]], num_experts=4,
   if unknown:
     raise ValueError(f"config.mone has unknown keys {unknown}; allowed: "
                      f"{list(KEYS)}.")
-  given = [k for k in TRAIN_KEYS if _get(mone, k) is not None]
+  given = [k for k in TRAIN_KEYS if _get(mone, k) not in (None, False)]
   if len(given) > 1:
     raise ValueError(f"config.mone sets {given}: give at most one of "
                      f"{list(TRAIN_KEYS)} (each chooses the training e_c).")
@@ -252,9 +294,13 @@ def check_config(mone: Optional[Mapping[str, Any]], num_experts=4,
       num, numbers.Integral) or num < 0):
     raise ValueError(f"config.mone.num_routing_maps={num!r} must be an "
                      "integer >= 0 (0: no routing maps).")
-  iso = _get(mone, "iso_flops")
-  if iso is not None and not isinstance(iso, bool):
-    raise ValueError(f"config.mone.iso_flops={iso!r} must be True or False.")
+  for key in ("iso_flops", "nested"):
+    value = _get(mone, key)
+    if value is not None and not isinstance(value, bool):
+      raise ValueError(f"config.mone.{key}={value!r} must be True or False.")
+  if _get(mone, "nested") and _get(mone, "iso_flops"):
+    raise ValueError("config.mone.nested trains every nested model at once: "
+                     "config.mone.iso_flops does not apply to it.")
 
 
 def flops_config(module, input_shape) -> Tuple[str, dict]:
@@ -277,10 +323,8 @@ def flops_config(module, input_shape) -> Tuple[str, dict]:
                   "(mone_plugin.vit / mone_plugin.vivit).")
 
 
-def gflops(module, input_shape, budget: Budget) -> Optional[float]:
-  """Analytic GFLOPs per example at `budget` (None: dense; tuples: None)."""
-  if isinstance(budget, (tuple, list)):
-    return None
+def gflops(module, input_shape, budget: Budget) -> float:
+  """Analytic GFLOPs per example at `budget` (an e_c, capacities or None)."""
   kind, kw = flops_config(module, input_shape)
   fn = flops_lib.vivit_gflops if kind == "vivit" else flops_lib.vit_gflops
   return fn(e_c=budget, **kw)
@@ -289,18 +333,23 @@ def gflops(module, input_shape, budget: Budget) -> Optional[float]:
 @dataclasses.dataclass(frozen=True)
 class Budgets:
   """The e_c values a run trains and evaluates at, and their costs."""
-  train: Tuple[Optional[float], ...]  # One value, or the sampled grid.
-  eval: Tuple[Optional[float], ...]
-  gflops: Mapping[Optional[float], float]  # e_c -> GFLOPs per example.
+  train: Tuple[Budget, ...]  # One value, the sampled grid, or the joint.
+  eval: Tuple[Budget, ...]
+  gflops: Mapping[Budget, float]  # Budget -> GFLOPs per example.
   dense_gflops: float
   step_scale: float  # Multiplies the number of steps (isoFLOPs), else 1.
   num_routing_maps: int
+  joint: bool = False  # Every step trains on the sum of all `train` losses.
 
-  def train_e_c(self, seed: int, step: int) -> Optional[float]:
+  def train_e_c(self, seed: int, step: int) -> Budget:
     """The e_c of training step `step` (a function of seed and step only)."""
     if len(self.train) == 1:
       return self.train[0]
     return sample_e_c(self.train, seed, step)
+
+  def step_budgets(self, seed: int, step: int) -> Tuple[Budget, ...]:
+    """The budgets whose losses step `step` sums (`joint_loss`)."""
+    return self.train if self.joint else (self.train_e_c(seed, step),)
 
   @property
   def routed(self) -> Tuple[float, ...]:
@@ -322,7 +371,10 @@ def resolve(mone: Optional[Mapping[str, Any]], module, input_shape,
   check_config(mone, module.num_experts, module.capacity_method)
   kind, kw = flops_config(module, input_shape)
   cost = flops_lib.vivit_gflops if kind == "vivit" else flops_lib.vit_gflops
-  if _get(mone, "train_e_c_grid"):
+  nested = bool(_get(mone, "nested"))
+  if nested:
+    train = nested_budgets(module.num_experts)
+  elif _get(mone, "train_e_c_grid"):
     train = tuple(float(e) for e in mone["train_e_c_grid"])
   elif _get(mone, "gflops") is not None:
     train = (flops_lib.e_c_for_gflops(mone["gflops"], model=kind, **kw),)
@@ -332,8 +384,14 @@ def resolve(mone: Optional[Mapping[str, Any]], module, input_shape,
                     key="the model's e_c")
     train = (e_c,)
   evals = _get(mone, "eval_e_c")
-  evals = tuple(None if e is None else float(e) for e in evals) if evals else (
-      tuple(sorted(set(train), key=lambda e: -1 if e is None else e)))
+  if evals:
+    evals = tuple(None if e is None else float(e) for e in evals)
+    if nested:  # The nested models, and these e_c of MoNE on top.
+      evals = train + evals
+  elif nested:
+    evals = train
+  else:
+    evals = tuple(sorted(set(train), key=lambda e: -1 if e is None else e))
   costs = {e: cost(e_c=e, **kw) for e in set(train + evals)}
   dense = cost(e_c=None, **kw)
   scale = 1.0
@@ -341,4 +399,4 @@ def resolve(mone: Optional[Mapping[str, Any]], module, input_shape,
     scale = dense / float(np.mean([costs[e] for e in train]))
   num = _get(mone, "num_routing_maps")
   return Budgets(train, evals, costs, dense, float(scale),
-                 num_routing_maps if num is None else int(num))
+                 num_routing_maps if num is None else int(num), joint=nested)

@@ -19,6 +19,8 @@ import re
 
 from absl.testing import absltest
 from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -48,7 +50,8 @@ class NameTest(parameterized.TestCase):
   @parameterized.parameters(
       (None, "dense"), (0.4, "ec0.4"), (1.0, "ec1"), (1, "ec1"),
       (0.125, "ec0.125"), (np.float32(0.5), "ec0.5"),
-      ((0.0, 1.0, 0.0, 0.0), "capacities0-1-0-0"))
+      ((0.0, 1.0, 0.0, 0.0), "expert1"), ((0, 0, 0, 1), "expert3"),
+      ((0.5, 0.5, 0.0, 0.0), "capacities0.5-0.5-0-0"))
   def test_one_name_per_budget(self, budget, want):
     self.assertEqual(budgets.name(budget), want)
 
@@ -179,7 +182,9 @@ class ResolveTest(parameterized.TestCase):
                       for e in (0.125, 0.5, None))
     self.assertLess(lo, mid)
     self.assertLess(mid, dense)
-    self.assertIsNone(budgets.gflops(module, shape, (0., 1., 0., 0.)))
+    # Every token on expert 1: the nested model of width D/4.
+    self.assertBetween(budgets.gflops(module, shape, (0., 1., 0., 0.)),
+                       lo, mid)
     # A GFLOPs budget becomes the e_c that meets it (EPR rounds the buckets
     # of these few tokens down: a bit below 0.5).
     b = budgets.resolve({"gflops": mid}, module, shape)
@@ -197,6 +202,69 @@ class ResolveTest(parameterized.TestCase):
     with self.assertRaisesRegex(TypeError, "not a MoNE ViT or ViViT"):
       budgets.gflops(object(), IMAGE, 0.5)
 
+
+class NestedTest(absltest.TestCase):
+  """MatViT-style joint training of the nested models."""
+
+  def test_resolve(self):
+    b = budgets.resolve({"nested": True}, tiny_vit(), IMAGE)
+    self.assertTrue(b.joint)
+    self.assertEqual(b.train, budgets.one_hot(4))
+    self.assertEqual(b.eval, b.train)
+    self.assertEqual([budgets.name(e) for e in b.eval],
+                     ["expert0", "expert1", "expert2", "expert3"])
+    self.assertEqual(b.step_budgets(0, 7), b.train)
+    costs = [b.gflops[e] for e in b.eval]
+    self.assertEqual(costs, sorted(costs))
+    self.assertAlmostEqual(costs[-1], b.gflops[(0., 0., 0., 1.)])
+    self.assertAlmostEqual(costs[-1], budgets.gflops(tiny_vit(), IMAGE, 1.0))
+    b = budgets.resolve({"nested": True, "eval_e_c": (0.5,)}, tiny_vit(),
+                        IMAGE)
+    self.assertEqual(b.eval, budgets.one_hot(4) + (0.5,))
+    b = budgets.resolve({"e_c": 0.5}, tiny_vit(), IMAGE)
+    self.assertEqual((b.joint, b.step_budgets(0, 3)), (False, (0.5,)))
+
+  def test_check(self):
+    budgets.check_config({"nested": False, "e_c": 0.5})
+    with self.assertRaisesRegex(ValueError, r"sets \['e_c', 'nested'\]"):
+      budgets.check_config({"nested": True, "e_c": 0.5})
+    with self.assertRaisesRegex(ValueError, "nested=1 must be True or False"):
+      budgets.check_config({"nested": 1})
+    with self.assertRaisesRegex(ValueError, "iso_flops does not apply"):
+      budgets.check_config({"nested": True, "iso_flops": True})
+
+  def test_joint_loss_is_the_sum_of_the_losses(self):
+    loss_of = {b: float(i + 1) ** 2 for i, b in enumerate(budgets.one_hot(4))}
+    total, losses, aux = budgets.joint_loss(
+        lambda b: (loss_of[b], 10 * loss_of[b]), budgets.nested_budgets(4))
+    self.assertEqual(total, 1 + 4 + 9 + 16)
+    self.assertEqual(losses, {"expert0": 1, "expert1": 4, "expert2": 9,
+                              "expert3": 16})
+    self.assertEqual(aux["expert2"], 90)
+    self.assertEqual(budgets.joint_loss(lambda b: (b, None), (0.5,))[0], 0.5)
+    with self.assertRaisesRegex(ValueError, "at least one budget"):
+      budgets.joint_loss(lambda b: (b, None), ())
+
+  def test_joint_loss_of_the_nested_vits(self):
+    # The MatViT loss of the real model: the sum of the losses of the four
+    # width-d_i models, each the model with every token on expert i.
+    model = tiny_vit(head_zeroinit=False)
+    x = jax.random.normal(jax.random.PRNGKey(1), (4,) + IMAGE)
+    labels = jax.nn.one_hot(jnp.arange(4), 10)
+    params = model.init(jax.random.PRNGKey(0), x)["params"]
+
+    def loss_at(params, budget):
+      logits, _ = model.apply({"params": params}, x, e_c=budget)
+      return -jnp.mean(jnp.sum(labels * jax.nn.log_softmax(logits), -1))
+
+    total, losses, _ = jax.jit(lambda p: budgets.joint_loss(
+        lambda b: (loss_at(p, b), None), budgets.nested_budgets(4)))(params)
+    each = jax.jit(lambda p: [loss_at(p, b) for b in
+                              budgets.nested_budgets(4)])(params)
+    np.testing.assert_allclose([losses[f"expert{i}"] for i in range(4)], each,
+                               rtol=1e-5)
+    np.testing.assert_allclose(total, sum(each), rtol=1e-5)
+    self.assertLen(set(np.round(each, 5)), 4)  # Four distinct models.
 
 
 class ParseTest(absltest.TestCase):

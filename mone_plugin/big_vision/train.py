@@ -21,6 +21,9 @@ What it adds to `big_vision/train.py` (`config.mone`: see
 `mone_plugin/budgets.py`, shared with the Scenic trainer):
 - the training e_c is fixed, given as a GFLOPs budget, or drawn from a grid at
   every step; each e_c value has its own jitted update step (compiled once);
+- or MatViT-style nested training (`config.mone.nested`): every step sums the
+  losses of the nested models (`training_loss_expert0` ...), each evaluated
+  as its own model (`test_expert0/prec@1`, `gflops_expert0`);
 - isoFLOPs: the number of steps is scaled to the dense ViT's training FLOPs;
 - every evaluator runs once per budget in `config.mone.eval_e_c`, through Big
   Vision's own evaluators (`val_ec0.5/prec@1`, ...);
@@ -255,14 +258,19 @@ def train_and_evaluate(config, workdir, cleanup=False):
 #                                                                              #
 ################################################################################
 
-  # `e_c` is static: one compiled step per budget, each with static shapes.
+  # Budgets are static: one compiled step per budget (or per joint set of
+  # budgets), each with static shapes.
   @functools.partial(
       jax.jit,
       donate_argnums=(0,),
-      static_argnames=("e_c",),
+      static_argnames=("step_budgets",),
       out_shardings=(train_state_sharding, repl_sharding))
-  def update_fn(train_state, rng, batch, *, e_c):
-    """Update step at effective capacity `e_c`."""
+  def update_fn(train_state, rng, batch, *, step_budgets):
+    """Update step on the sum of the losses at `step_budgets`.
+
+    One budget (an e_c, or None: the dense path), or the nested models of
+    MatViT-style joint training (`config.mone.nested`).
+    """
     images, labels = batch["image"], batch["labels"]
 
     step_count = bv_optax.get_count(train_state["opt"], jittable=True)
@@ -278,18 +286,23 @@ def train_and_evaluate(config, workdir, cleanup=False):
     rng, rng_dropout, rng_router = jax.random.split(rng, 3)
 
     def loss_fn(params):
-      logits, _ = model.apply(
-          {"params": params}, images, train=True, e_c=e_c,
-          rngs={"dropout": rng_dropout, "router": rng_router})
-      return getattr(u, config.get("loss", "sigmoid_xent"))(
-          logits=logits, labels=labels)
+      def loss_at(e_c):
+        logits, _ = model.apply(
+            {"params": params}, images, train=True, e_c=e_c,
+            rngs={"dropout": rng_dropout, "router": rng_router})
+        return getattr(u, config.get("loss", "sigmoid_xent"))(
+            logits=logits, labels=labels), None
+      loss, losses, _ = core_budgets.joint_loss(loss_at, step_budgets)
+      return loss, losses
 
     params, opt = train_state["params"], train_state["opt"]
-    loss, grads = jax.value_and_grad(loss_fn)(params)
+    (loss, losses), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt = tx.update(grads, opt, params)
     params = optax.apply_updates(params, updates)
 
     measurements = {"training_loss": loss}
+    if len(step_budgets) > 1:  # Each nested model's own loss.
+      measurements.update({f"training_loss_{k}": v for k, v in losses.items()})
     gs = jax.tree.leaves(bv_optax.replace_frozen(config.schedule, grads, 0.))
     measurements["l2_grads"] = jnp.sqrt(sum([jnp.sum(g * g) for g in gs]))
     ps = jax.tree.leaves(params)
@@ -444,8 +457,9 @@ def train_and_evaluate(config, workdir, cleanup=False):
 
   mw.step_start(first_step)
   mw.measure("gflops_dense", budgets.dense_gflops)
-  for e_c in sorted(k for k in budgets.gflops if k is not None):
-    mw.measure(f"gflops_{core_budgets.name(e_c)}", budgets.gflops[e_c])
+  for budget, gflops in budgets.gflops.items():
+    if budget is not None:
+      mw.measure(f"gflops_{core_budgets.name(budget)}", gflops)
   if first_step in (total_steps, 0):
     write_note("Running initial or final evals...")
     for (name, evaluator, _, prefix) in evaluators():
@@ -470,7 +484,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
   write_note("Starting training loop, compiling the first step...")
   for step, batch in zip(range(first_step + 1, total_steps + 1), train_iter):
     mw.step_start(step)
-    e_c = budgets.train_e_c(seed, step)
+    step_budgets = budgets.step_budgets(seed, step)
 
     if maps_images is None and maps_e_c:
       maps_images = u.get_local_slice_from_fsarray(batch["image"])[
@@ -480,7 +494,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
       with u.chrono.log_timing("z/secs/update0", noop=step > first_step + 1):
         with mesh, nn.logical_axis_rules(sharding_rules):
           train_state, measurements = update_fn(
-              train_state, rng_loop, batch, e_c=e_c)
+              train_state, rng_loop, batch, step_budgets=step_budgets)
 
     if jax.process_index() == 0:
       prof = u.startstop_prof(prof, step, first_step, get_steps("log_training"))
@@ -517,8 +531,8 @@ def train_and_evaluate(config, workdir, cleanup=False):
       measurements = jax.device_get(measurements)
       for name, value in measurements.items():
         mw.measure(name, value)
-      if e_c is not None:
-        mw.measure("train_e_c", e_c)
+      if not budgets.joint and step_budgets[0] is not None:
+        mw.measure("train_e_c", step_budgets[0])
       u.chrono.tick(step)
 
     # Checkpoint saving

@@ -223,8 +223,9 @@ class VideoModelTest(parameterized.TestCase):
   def test_budget_names(self):
     self.assertEqual(mone_model.budget_name(None), 'dense')
     self.assertEqual(mone_model.budget_name(0.3), 'ec0.3')
-    self.assertEqual(mone_model.budget_name((0., 1., 0., 0.)),
-                     'capacities0-1-0-0')
+    self.assertEqual(mone_model.budget_name((0., 1., 0., 0.)), 'expert1')
+    self.assertEqual(mone_model.budget_name((.5, .5, 0., 0.)),
+                     'capacities0.5-0.5-0-0')
 
 
 if __name__ == '__main__':

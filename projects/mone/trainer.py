@@ -120,13 +120,16 @@ def train_step(
 
   def total_loss(params):
     variables = {'params': params, **train_state.model_state}
-    loss, logits, model_state = 0.0, {}, train_state.model_state
-    for name, budget in budgets:
-      logits[name], model_state = flax_model.apply(
+
+    def loss_at(budget):
+      logits, model_state = flax_model.apply(
           variables, batch['inputs'], train=True, budget=budget,
           mutable=['batch_stats'], rngs={'dropout': dropout_rng}, debug=debug)
-      loss += loss_fn(logits[name], batch, params)
-    return loss, (model_state, logits)
+      return loss_fn(logits, batch, params), (logits, model_state)
+
+    loss, _, out = core_budgets.joint_loss(loss_at, [b for _, b in budgets])
+    logits = {name: lg for name, (lg, _) in out.items()}
+    return loss, (list(out.values())[-1][1], logits)
 
   (_, (model_state, logits)), grad = jax.value_and_grad(
       total_loss, has_aux=True)(train_state.params)
@@ -252,8 +255,8 @@ def eval_budgets(config, model) -> Tuple[NamedBudget, ...]:
 
 def nested_budgets(model) -> Tuple[NamedBudget, ...]:
   """Every token on expert i, for every i: `expert{i}` (0 = smallest)."""
-  return tuple((f'expert{i}', b) for i, b in
-               enumerate(core_budgets.one_hot(model.num_experts)))
+  return tuple((core_budgets.name(b), b) for b in
+               core_budgets.nested_budgets(model.num_experts))
 
 
 def train_budget_fn(config, model) -> Callable[[int], Tuple[NamedBudget]]:
