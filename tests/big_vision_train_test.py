@@ -16,7 +16,8 @@
 
 One tiny 20-step run (2 layers, width 32, 32 px, deterministic input) is shared
 by the assertions on loss, per-budget evaluation, GFLOPs logging, routing maps,
-resume-after-kill and 8 simulated devices.
+resume-after-kill and 8 simulated devices; the baselines (Mixture-of-Depths,
+MatViT-style nested training) each get one run of the same tiny model.
 """
 
 import importlib.util
@@ -37,6 +38,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "mone_fashion_mnist.py")
 TINY = ("runlocal,e_c=0.5,eval_e_c=0.5;1,width=32,depth=2,heads=2,mlp=64,"
         "batch=32,steps=20,lr=0.003,deterministic")
+# The baselines (MoD, MatViT): the same tiny model, without MoNE's budgets.
+BASELINE = ("runlocal,width=32,depth=2,heads=2,mlp=64,batch=32,steps=20,"
+            "lr=0.003,deterministic")
 HAVE_BV = frameworks.available("big_vision")
 
 
@@ -210,6 +214,45 @@ class BigVisionTrainTest(absltest.TestCase):
     probs /= probs.sum(-1, keepdims=True)
     np.testing.assert_allclose([[p for _, p in r["top"]] for r in results],
                                -np.sort(-probs, -1)[:, :5], atol=1e-5)
+
+  def test_mod_baseline(self):
+    # Mixture-of-Depths: the 2nd block processes 8 of the 64 tokens.
+    from mone_plugin import flops  # pylint: disable=g-import-not-at-top
+    workdir = os.path.join(self.tmp.name, "mod")
+    run(trainer_cmd(workdir, BASELINE + ",mod"), env(self.cache))
+    ms = metrics(workdir)
+    model = dict(image_size=32, patch_size=4, width=32, depth=2, mlp_dim=64,
+                 num_heads=2, num_classes=10, channels=1)
+    self.assertAlmostEqual(ms[0]["gflops_dense"], flops.vit_gflops(
+        mod_capacity=0.125, **model))
+    self.assertLess(ms[0]["gflops_dense"], 0.6 * flops.vit_gflops(**model))
+    losses = [m["training_loss"] for m in ms if "training_loss" in m]
+    self.assertLess(losses[-1], losses[0] - 0.1, losses)
+    self.assertEqual(sorted(k for k in ms[-1] if k.endswith("/prec@1")),
+                     ["test_dense/prec@1"])
+    self.assertEqual(
+        [k for k in final_params(workdir) if "router" in k],
+        ["Transformer/router_1/bias", "Transformer/router_1/kernel"])
+
+  def test_matvit_baseline(self):
+    # MatViT-style: one loss per nested width, summed; each width evaluated
+    # as its own model at its own GFLOPs.
+    workdir = os.path.join(self.tmp.name, "matvit")
+    run(trainer_cmd(workdir, BASELINE + ",matvit"), env(self.cache))
+    ms = metrics(workdir)
+    experts = [f"expert{i}" for i in range(4)]
+    gflops = [ms[0][f"gflops_{e}"] for e in experts]
+    self.assertEqual(gflops, sorted(gflops))
+    self.assertLess(gflops[0], 0.5 * gflops[3])
+    self.assertAlmostEqual(gflops[3], ms[0]["gflops_dense"], delta=1e-5)
+    logged = [m for m in ms if "training_loss" in m]
+    for m in logged:
+      self.assertAlmostEqual(m["training_loss"], sum(
+          m[f"training_loss_{e}"] for e in experts), places=4)
+    self.assertLess(logged[-1]["training_loss"],
+                    logged[0]["training_loss"] - 0.2)
+    self.assertEqual(sorted(k for k in ms[-1] if k.endswith("/prec@1")),
+                     [f"test_{e}/prec@1" for e in experts])
 
   def test_killed_and_resumed_equals_uninterrupted(self):
     workdir = os.path.join(self.tmp.name, "killed")
