@@ -354,7 +354,7 @@ class MoneViTClassificationModel(classification_model.ClassificationModel):
                  self.flax_model.capacity_method)
 
   def gflops(self, budget: Budget) -> Optional[float]:
-    """Analytic GFLOPs per image at an e_c (None: dense; tuples: None)."""
+    """Analytic GFLOPs per image at a budget (e_c, capacities or None)."""
     return budgets_lib.gflops(
         self.flax_model, self.dataset_meta_data['input_shape'][1:], budget)
 

@@ -176,7 +176,7 @@ class MoneViViTClassificationModel(classification_model.ClassificationModel):
                             self.flax_model.capacity_method)
 
   def gflops(self, budget: mone_model.Budget):
-    """Analytic GFLOPs per clip at an e_c (None: dense; tuples: None)."""
+    """Analytic GFLOPs per clip at a budget (e_c, capacities or None)."""
     return budgets_lib.gflops(
         self.flax_model, self.dataset_meta_data['input_shape'][1:], budget)
 
