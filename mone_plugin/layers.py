@@ -24,8 +24,17 @@ permuted into expert-sorted order once, and each expert group is carried
 through the stack as its own narrow residual stream `h` of width d_j. Channels
 [d_j, D) of a group never change; only their sum and sum of squares are kept,
 which is all the full-D LayerNorm needs. No layer gathers, scatters or pads.
+
+Inference-optimised execution, selected by applying a model to the variables
+of `prepare_inference` instead of its params (same numbers within float
+rounding): the kernels of every expert are sliced once, at load or export
+time, into an "inference" collection (Q/K/V fused into one [d, 3, H, hd]
+kernel per expert, 1/sqrt(hd) folded into its query part), and attention runs
+per query group against the keys and values of all tokens, so no layer copies
+kernel slices or concatenates queries. Training keeps the params path.
 """
 
+import functools
 from typing import Any, NamedTuple, Optional, Sequence, Tuple
 
 import flax.linen as nn
@@ -79,6 +88,140 @@ class _Params(nn.Module):
     return k, b
 
 
+# Names of the per-expert kernels of the "inference" collection (see
+# `prepare_inference`); d is the expert's model dimension.
+def _qkv_kernel(d):
+  return f"qkv_kernel_{d}"
+
+
+def _out_kernel(d):
+  return f"out_kernel_{d}"
+
+
+def _out_bias(d):
+  return f"out_bias_{d}"
+
+
+def _in_kernel(d):
+  return f"Dense_0_kernel_{d}"
+
+
+def _mlp_out_kernel(d):
+  return f"Dense_1_kernel_{d}"
+
+
+def _mlp_out_bias(d):
+  return f"Dense_1_bias_{d}"
+
+
+def attention_inference_kernels(query, key, value, out, dims):
+  """Per-expert attention kernels of the inference path, from the params.
+
+  Works on unrolled ([D, H, hd]) and scanned ([L, D, H, hd]) kernels alike.
+
+  Args:
+    query: {"kernel": [..., D, H, hd], "bias": [..., H, hd]}; key, value too.
+    out: {"kernel": [..., H, hd, D], "bias": [..., D]}.
+    dims: the experts' model dimensions.
+
+  Returns:
+    {"qkv_bias": [..., 3, H, hd], "qkv_kernel_<d>": [..., 3, H, hd, d],
+    "out_kernel_<d>": [..., H, hd, d], "out_bias_<d>": [..., d]}, with
+    1/sqrt(hd) folded into the query kernel and bias. The fused kernel is
+    stored input-last: for heads-major outputs XLA on CPU otherwise
+    transposes it in every call.
+  """
+  hd = query["kernel"].shape[-1]
+  scale = 1.0 / np.sqrt(hd)
+  fused = jnp.moveaxis(jnp.stack([query["kernel"] * scale, key["kernel"],
+                                  value["kernel"]], axis=-3), -4, -1)
+  out_k, out_b = jnp.asarray(out["kernel"]), jnp.asarray(out["bias"])
+  res = {"qkv_bias": jnp.stack([query["bias"] * scale, key["bias"],
+                                value["bias"]], axis=-3)}
+  for d in dims:
+    res[_qkv_kernel(d)] = fused[..., :d]
+    res[_out_kernel(d)] = out_k[..., :d]
+    res[_out_bias(d)] = out_b[..., :d]
+  return res
+
+
+def mlp_inference_kernels(dense_0, dense_1, dims):
+  """Per-expert MLP kernels of the inference path, from the params."""
+  w0, w1 = jnp.asarray(dense_0["kernel"]), jnp.asarray(dense_1["kernel"])
+  b1 = jnp.asarray(dense_1["bias"])
+  res = {"Dense_0_bias": jnp.asarray(dense_0["bias"])}
+  for d in dims:
+    res[_in_kernel(d)] = w0[..., :d, :]
+    res[_mlp_out_kernel(d)] = w1[..., :d]
+    res[_mlp_out_bias(d)] = b1[..., :d]
+  return res
+
+
+def prepare_inference(params, dtype=None):
+  """Variables of the inference-optimised path, sliced once from `params`.
+
+  Call it once when a model is loaded or exported, then apply the model to
+  the result instead of {"params": params}: that selects the inference path
+  of every MoNE encoder (ViT and ViViT alike).
+
+    variables = layers.prepare_inference(params)
+    logits, out = model.apply(variables, images, e_c=0.4)
+
+  Every MoNE encoder in the tree (a module holding `router` and `alpha`) has
+  the kernels and biases of its attention and MLP blocks moved from "params"
+  into the "inference" collection as per-expert slices (the other params stay
+  in "params"). The checkpoint itself is unchanged: this is a derived tree,
+  about 1.9x the size of the blocks' kernels.
+
+  Args:
+    params: a MoNE model's parameter tree (unrolled or scanned blocks).
+    dtype: cast the prepared kernels to this dtype once (e.g. the model's
+      `dtype_mm`), instead of in every call; None keeps theirs.
+
+  Returns:
+    {"params": ..., "inference": ...}.
+  """
+  cast = (lambda x: x) if dtype is None else (
+      lambda x: jnp.asarray(x, jnp.dtype(dtype)))
+
+  def visit(p):
+    if not hasattr(p, "keys"):
+      return p, None
+    p = dict(p)
+    if "router" in p and "alpha" in p:
+      width, num_experts = p["router"]["kernel"].shape[-2:]
+      dims = capacity_lib.expert_dims(width, num_experts)
+      inference = {}
+      for name in [k for k in p if k.startswith("encoderblock")]:
+        block = dict(p[name])
+        attn = dict(block.pop("MultiHeadDotProductAttention_0"))
+        mlp = dict(block.pop("MlpBlock_0"))
+        inference[name] = jax.tree.map(cast, {
+            "MultiHeadDotProductAttention_0": attention_inference_kernels(
+                *(attn.pop(k) for k in ("query", "key", "value", "out")),
+                dims),
+            "MlpBlock_0": mlp_inference_kernels(
+                mlp.pop("Dense_0"), mlp.pop("Dense_1"), dims)})
+        if attn:
+          block["MultiHeadDotProductAttention_0"] = attn
+        if mlp:
+          block["MlpBlock_0"] = mlp
+        p[name] = block
+      return p, inference
+    inference = {}
+    for k in list(p):
+      p[k], sub = visit(p[k])
+      if sub:
+        inference[k] = sub
+    return p, inference
+
+  params, inference = visit(params)
+  if not inference:
+    raise ValueError("prepare_inference: the tree holds no MoNE encoder "
+                     "(no module with `router` and `alpha`).")
+  return {"params": params, "inference": inference}
+
+
 class NestedLayerNorm(nn.Module):
   """Full-D LayerNorm of each group, returning only its first d channels."""
   width: int
@@ -106,7 +249,8 @@ class NestedAttention(nn.Module):
   kernels; scores and the weighted sum run at full width among all tokens;
   the output projection writes only the first d_j channels.
   `attention_dropout` drops attention weights (Scenic's
-  `attention_dropout_rate`).
+  `attention_dropout_rate`). Given the "inference" variables of
+  `prepare_inference`, it runs the inference path.
   """
   width: int
   num_heads: int
@@ -120,10 +264,13 @@ class NestedAttention(nn.Module):
       raise ValueError(f"width={d_model} is not divisible by "
                        f"num_heads={nh}.")
     hd = d_model // nh
+    dt = jnp.dtype(self.dtype_mm)
+    dropout = nn.Dropout(rate=self.attention_dropout)
+    if self.has_variable("inference", "qkv_bias"):
+      return self._per_query_group(ys, dt, dropout, deterministic)
     qkv = [_Params((d_model, nh, hd), (nh, hd), name=n)() for n in
            ("query", "key", "value")]
     wo, bo = _Params((nh, hd, d_model), (d_model,), in_ndim=2, name="out")()
-    dt = jnp.dtype(self.dtype_mm)
 
     def proj(y, w, b):
       # Heads-major [B, H, n, hd] outputs: the attention einsums then need
@@ -136,7 +283,7 @@ class NestedAttention(nn.Module):
                for w, b in qkv)
     logits = jnp.einsum("bhqk,bhsk->bhqs", q / np.sqrt(hd).astype(dt), k)
     w = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(dt)
-    w = nn.Dropout(rate=self.attention_dropout)(w, deterministic)
+    w = dropout(w, deterministic)
     a = jnp.einsum("bhqs,bhsk->bhqk", w, v)
     outs, start = [], 0
     for y in ys:
@@ -144,6 +291,28 @@ class NestedAttention(nn.Module):
       outs.append(jnp.einsum("bhqk,hkd->bqd", a[:, :, start:start + n],
                              wo[..., :d].astype(dt)) + bo[:d])
       start += n
+    return outs
+
+  def _per_query_group(self, ys, dt, dropout, deterministic):
+    """The inference path: pre-sliced fused kernels, attention per group."""
+    get = functools.partial(self.get_variable, "inference")
+    bias = get("qkv_bias")[:, None, :, None, :]
+    # One projection per group: [3, B, H, n, hd], 1/sqrt(hd) already in q.
+    qkv = [jnp.einsum("bnd,thkd->tbhnk", y.astype(dt),
+                      get(_qkv_kernel(y.shape[-1])).astype(dt)) + bias
+           for y in ys]
+    # Keys and values of all tokens; queries stay in their groups.
+    k = jnp.concatenate([t[1] for t in qkv], axis=2)
+    v = jnp.concatenate([t[2] for t in qkv], axis=2)
+    outs = []
+    for y, t in zip(ys, qkv):
+      d = y.shape[-1]
+      logits = jnp.einsum("bhqk,bhsk->bhqs", t[0], k)
+      w = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(dt)
+      a = jnp.einsum("bhqs,bhsk->bhqk", dropout(w, deterministic), v)
+      outs.append(jnp.einsum("bhqk,hkd->bqd", a,
+                             get(_out_kernel(d)).astype(dt))
+                  + get(_out_bias(d)))
     return outs
 
 
@@ -157,19 +326,29 @@ class NestedMlpBlock(nn.Module):
   @nn.compact
   def __call__(self, ys: Sequence[Array], deterministic=True):
     hidden = self.mlp_dim or 4 * self.width
-    inits = dict(kernel_init=nn.initializers.xavier_uniform(),
-                 bias_init=nn.initializers.normal(stddev=1e-6))
-    w0, b0 = _Params((self.width, hidden), (hidden,), name="Dense_0", **inits)()
-    w1, b1 = _Params((hidden, self.width), (self.width,), name="Dense_1",
-                     **inits)()
     dt = jnp.dtype(self.dtype_mm)
+    if self.has_variable("inference", "Dense_0_bias"):
+      # The inference path: kernels sliced once by `prepare_inference`.
+      get = functools.partial(self.get_variable, "inference")
+      w0 = lambda d: get(_in_kernel(d))
+      b0 = get("Dense_0_bias")
+      w1, b1 = lambda d: get(_mlp_out_kernel(d)), lambda d: get(_mlp_out_bias(d))
+    else:
+      inits = dict(kernel_init=nn.initializers.xavier_uniform(),
+                   bias_init=nn.initializers.normal(stddev=1e-6))
+      k0, b0 = _Params((self.width, hidden), (hidden,), name="Dense_0",
+                       **inits)()
+      k1, b1_full = _Params((hidden, self.width), (self.width,),
+                            name="Dense_1", **inits)()
+      w0, w1 = lambda d: k0[:d], lambda d: k1[:, :d]
+      b1 = lambda d: b1_full[:d]
     outs = []
     for y in ys:
       d = y.shape[-1]
-      z = jnp.dot(y.astype(dt), w0[:d].astype(dt)) + b0
+      z = jnp.dot(y.astype(dt), w0(d).astype(dt)) + b0
       z = nn.gelu(z)
       z = nn.Dropout(rate=self.dropout)(z, deterministic)
-      outs.append(jnp.dot(z, w1[:, :d].astype(dt)) + b1[:d])
+      outs.append(jnp.dot(z, w1(d).astype(dt)) + b1(d))
     return outs
 
 
@@ -220,7 +399,8 @@ class MoneEncoderBlock(nn.Module):
               for g, y in zip(groups, ys)]
     ys = NestedLayerNorm(self.width, name="LayerNorm_1")(groups)
     ys = NestedMlpBlock(self.width, self.mlp_dim, self.dropout, self.dtype_mm,
-                        name="MlpBlock_0")(ys, deterministic)
+                        name="MlpBlock_0")(
+                            ys, deterministic)
     out, keep = [], self._keep(groups, deterministic, droplayer)
     for g, y in zip(groups, ys):
       y = branch(y, keep)
@@ -453,7 +633,7 @@ class MoneEncoder(nn.Module):
           MoneEncoderBlock, prevent_cse=False, static_argnums=(2,),
           policy=getattr(jax.checkpoint_policies, self.remat_policy, None))
       state, _ = nn.scan(
-          block, variable_axes={"params": 0},
+          block, variable_axes={"params": 0, "inference": 0},
           split_rngs={"params": True, "dropout": True},
           in_axes=(nn.broadcast, nn.broadcast if rates is None else 0),
           length=self.depth)(name="encoderblock", **block_kw)(

@@ -24,6 +24,7 @@ import numpy as np
 
 from mone_plugin import capacity
 from mone_plugin import frameworks
+from mone_plugin import layers
 from mone_plugin import vit
 
 # Tiny: 32 px, patch 8 -> 4x4 = 16 tokens, width 64 (experts 8/16/32/64).
@@ -142,6 +143,66 @@ class DenseEquivalenceTest(parameterized.TestCase):
     logits, out = _apply(_model("gap", e_c=None), _params("gap"), IMAGES)
     np.testing.assert_allclose(logits, _forward("gap", None)[0], atol=1e-6)
     self.assertNotIn("experts", out)
+
+
+class InferencePathTest(parameterized.TestCase):
+  """The inference path (`layers.prepare_inference`) is the same model."""
+
+  # Each e_c compiles twice (~2 s each): all of them on GAP and class token,
+  # one on the other configurations.
+  @parameterized.parameters(("gap", False, (None, 0.3, 0.6, 1.0)),
+                            ("tok", False, (None, 0.3, 0.6, 1.0)),
+                            ("map", False, (0.4,)), ("gap", True, (0.4,)))
+  def test_equals_params_path(self, cfg, scan, e_cs):
+    model = _model(cfg, scan=scan)
+    params = _random_params(model, seed=7)
+    params["Transformer"]["alpha"] = jnp.float32(0.3)  # A live MLP scale.
+    variables = layers.prepare_inference(params)
+    for e_c in e_cs:
+      want_logits, want = _apply(model, params, IMAGES, e_c)
+      got_logits, got = jax.tree_util.tree_map(np.asarray, jax.jit(
+          lambda v, x, e_c=e_c: model.apply(v, x, e_c=e_c))(
+              variables, IMAGES))
+      np.testing.assert_allclose(got_logits, want_logits, atol=1e-5, rtol=0,
+                                 err_msg=f"e_c={e_c}")
+      np.testing.assert_allclose(got["pre_logits"], want["pre_logits"],
+                                 atol=1e-5, rtol=0, err_msg=f"e_c={e_c}")
+      if e_c is not None:
+        np.testing.assert_array_equal(got["experts"], want["experts"])
+
+  def test_moves_block_kernels_and_keeps_checkpoint_names(self):
+    model = _model("gap")
+    params = _random_params(model)
+    variables = layers.prepare_inference(params)
+    block = variables["params"]["Transformer"]["encoderblock_0"]
+    self.assertEqual(set(block), {"LayerNorm_0", "LayerNorm_1"})
+    prepared = variables["inference"]["Transformer"]["encoderblock_0"]
+    attn = prepared["MultiHeadDotProductAttention_0"]
+    self.assertEqual(attn["qkv_kernel_8"].shape, (3, 4, 16, 8))
+    self.assertEqual(attn["out_kernel_32"].shape, (4, 16, 32))
+    self.assertEqual(prepared["MlpBlock_0"]["Dense_1_kernel_16"].shape,
+                     (128, 16))
+    # The checkpoint's own tree is left as it was.
+    self.assertEqual(_shapes(params), _shapes(_random_params(model)))
+    self.assertIn("query", params["Transformer"]["encoderblock_0"][
+        "MultiHeadDotProductAttention_0"])
+
+  def test_prepared_in_the_matmul_dtype(self):
+    model = _model("gap", dtype_mm="bfloat16")
+    params = _random_params(model)
+    variables = layers.prepare_inference(params, dtype="bfloat16")
+    attn = variables["inference"]["Transformer"]["encoderblock_1"][
+        "MultiHeadDotProductAttention_0"]
+    self.assertEqual(attn["qkv_kernel_64"].dtype, jnp.bfloat16)
+    want, _ = _apply(model, params, IMAGES, 0.4)
+    got, _ = jax.jit(lambda v, x: model.apply(v, x, e_c=0.4))(variables,
+                                                               IMAGES)
+    np.testing.assert_allclose(np.asarray(got, np.float32),
+                               np.asarray(want, np.float32), atol=0.1)
+
+  def test_needs_a_mone_encoder(self):
+    with self.assertRaisesRegex(ValueError, "no MoNE encoder"):
+      layers.prepare_inference({"head": {"kernel": np.zeros((2, 2))}})
 
 
 class RoutingOutputsTest(parameterized.TestCase):

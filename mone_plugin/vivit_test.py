@@ -26,6 +26,7 @@ import numpy as np
 from mone_plugin import capacity
 from mone_plugin import flops
 from mone_plugin import frameworks
+from mone_plugin import layers
 from mone_plugin import vivit
 
 _MONE_ONLY = ("router", "alpha")
@@ -154,6 +155,23 @@ class RoutingTest(absltest.TestCase):
       np.testing.assert_array_equal(alone[0], alone[1])
       # ... and as that frame is routed inside any other clip.
       np.testing.assert_array_equal(alone[0], experts[t])
+
+
+class InferencePathTest(absltest.TestCase):
+
+  def test_equals_params_path(self):
+    # Routed spatial and dense temporal transformers both take the path.
+    model = vivit.SpaceTimeViViT(**tiny_config(), e_c=0.4)
+    x = jax.random.normal(jax.random.PRNGKey(3), (2, 4, 32, 32, 3))
+    params = random_params(model, x, seed=4)
+    for name in ("SpatialTransformer", "TemporalTransformer"):
+      params[name]["alpha"] = jnp.float32(0.4)
+    variables = layers.prepare_inference(params)
+    self.assertIn("TemporalTransformer", variables["inference"])
+    for e_c in (None, 0.4, 1.0):
+      f = jax.jit(lambda v, x, e_c=e_c: model.apply(v, x, e_c=e_c)[0])
+      np.testing.assert_allclose(f(variables, x), f({"params": params}, x),
+                                 atol=1e-5, rtol=0, err_msg=f"e_c={e_c}")
 
 
 class GflopsTest(parameterized.TestCase):
