@@ -32,10 +32,15 @@ the largest e_c that meets it is exported and the measurement written to
                         is the largest): uint8 images [B, H, W, C], any B ->
                         logits, probabilities, experts ([B, h, w] expert of
                         every patch, 0 = smallest).
-  jax/<budget>.jax      `jax.export` (StableHLO) of f(params, images), the
-                        same outputs; `jax/params.msgpack` holds the params.
+  jax/<budget>.jax      `jax.export` (StableHLO) of f(variables, images),
+                        the same outputs; `jax/params.msgpack` holds the
+                        variables it takes.
   manifest.json         budgets (e_c, GFLOPs, capacities, tokens per expert),
                         input size and value range, class names when known.
+
+Every artifact runs the inference-optimised forward (`layers.prepare_inference`:
+the experts' kernels sliced once, here, and stored so; equal to the training
+forward within float rounding), and so does the latency measurement.
 
 Nothing here imports Big Vision or Scenic: checkpoints are read as files.
 """
@@ -62,6 +67,7 @@ import numpy as np
 from mone_plugin import budgets as budgets_lib
 from mone_plugin import capacity as capacity_lib
 from mone_plugin import flops as flops_lib
+from mone_plugin import layers
 from mone_plugin import vit
 
 MANIFEST = "manifest.json"
@@ -329,14 +335,15 @@ def latency_grid(num_experts, steps=8):
 def measure_latency(model, params, image_shape, e_cs, batch=1, reps=5):
   """Min over `reps` of the jitted forward's wall time (ms) at each e_c."""
   x = jnp.zeros((batch, *image_shape), jnp.uint8)
+  variables = layers.prepare_inference(params)  # As exported.
   out = {}
   for e_c in e_cs:
     f = jax.jit(_forward_fn(model, e_c, (-1.0, 1.0)))
-    jax.block_until_ready(f(params, x))
+    jax.block_until_ready(f(variables, x))
     times = []
     for _ in range(reps):
       t = time.perf_counter()
-      jax.block_until_ready(f(params, x))
+      jax.block_until_ready(f(variables, x))
       times.append(1e3 * (time.perf_counter() - t))
     out[e_c] = min(times)
   return out
@@ -371,12 +378,16 @@ def pick_e_c_for_latency(latency_ms, target_ms):
 
 
 def _forward_fn(model, e_c, value_range):
-  """f(params, uint8 images) -> dict(logits, probabilities, experts)."""
+  """f(variables, uint8 images) -> dict(logits, probabilities, experts).
+
+  `variables` are {"params": params} (the training forward) or
+  `layers.prepare_inference(params)` (the inference path, as exported).
+  """
   vmin, vmax = value_range
 
-  def f(params, images):
+  def f(variables, images):
     x = vmin + images.astype(jnp.float32) / 255.0 * (vmax - vmin)
-    logits, out = model.apply({"params": params}, x, e_c=e_c)
+    logits, out = model.apply(variables, x, e_c=e_c)
     h, w = out["pre_logits_2d"].shape[1:3]
     if "experts" in out:
       experts = out["experts"].reshape(-1, h, w)
@@ -395,11 +406,15 @@ def _bind_params(converted, module):
 
 
 def save_saved_model(model, params, image_shape, e_cs, value_range, path):
-  """The TF SavedModel: params as shared variables, one signature a budget."""
+  """The TF SavedModel: variables shared by the signatures, one a budget.
+
+  The variables are those of the inference path, sliced once here.
+  """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
   module = tf.Module()
-  module.params = tf.nest.map_structure(tf.Variable, params)
+  module.params = tf.nest.map_structure(
+      tf.Variable, jax.tree.map(np.asarray, layers.prepare_inference(params)))
   spec = tf.TensorSpec((None, *image_shape), tf.uint8, name="images")
   signatures = {}
   for e_c in e_cs:
@@ -417,11 +432,12 @@ def save_saved_model(model, params, image_shape, e_cs, value_range, path):
 def _save_jax(model, params, image_shape, e_cs, value_range, path):
   """One `jax.export` artifact per budget, batch-polymorphic."""
   os.makedirs(path, exist_ok=True)
+  variables = jax.tree.map(np.asarray, layers.prepare_inference(params))
   with open(os.path.join(path, "params.msgpack"), "wb") as f:
-    f.write(flax.serialization.msgpack_serialize(params))
+    f.write(flax.serialization.msgpack_serialize(variables))
   b, = jax.export.symbolic_shape("b")
   args = (jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
-                       params),
+                       variables),
           jax.ShapeDtypeStruct((b, *image_shape), jnp.uint8))
   files = {}
   for e_c in e_cs:

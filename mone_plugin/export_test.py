@@ -95,15 +95,19 @@ class ExportTest(absltest.TestCase):
     if e_c not in self._jitted:  # One compile per budget and batch size.
       self._jitted[e_c] = jax.jit(export._forward_fn(  # pylint: disable=protected-access
           self.model, e_c, (-1.0, 1.0)))
+    # The training forward: the artifacts run the inference path.
     return jax.tree.map(np.asarray,
-                        self._jitted[e_c](self.ckpt.params, images))
+                        self._jitted[e_c]({"params": self.ckpt.params},
+                                          images))
 
   def test_saved_model_and_jax_export_match_jax_at_every_budget(self):
     loaded = tf.saved_model.load(os.path.join(self.dir, "saved_model"))
     self.assertEqual(set(loaded.signatures),
                      {"ec0.3", "ec1", "serving_default"})
     with open(os.path.join(self.dir, "jax", "params.msgpack"), "rb") as f:
-      params = flax.serialization.msgpack_restore(f.read())
+      variables = flax.serialization.msgpack_restore(f.read())
+    # Stored for the inference path, sliced at export time.
+    self.assertEqual(set(variables), {"params", "inference"})
     for b in self.manifest["budgets"]:
       want = self._jax(b["e_c"], self.images)
       got = loaded.signatures[b["signature"]](images=tf.constant(self.images))
@@ -118,7 +122,7 @@ class ExportTest(absltest.TestCase):
     b = self.manifest["budgets"][0]
     with open(os.path.join(self.dir, b["jax_export"]), "rb") as f:
       exported = jax.export.deserialize(f.read())
-    got = exported.call(params, self.images)
+    got = exported.call(variables, self.images)
     want = self._jax(b["e_c"], self.images)
     np.testing.assert_allclose(got["logits"], want["logits"], atol=1e-5)
     np.testing.assert_array_equal(got["experts"], want["experts"])
