@@ -49,6 +49,7 @@ import optax
 
 from mone_plugin import export
 from mone_plugin import flops
+from mone_plugin import frameworks
 from mone_plugin import layers
 from mone_plugin import routing
 from mone_plugin import vit
@@ -93,7 +94,7 @@ def _time_round_robin(fns, args, reps):
 
 
 def _time_forward_and_routing(model, params, x, budgets, tokens, router,
-                              reps, inference_opt=False):
+                              reps, inference_opt=False, reference=None):
   """Compiles and times the forward per budget, and router + EPR alone.
 
   Args:
@@ -105,6 +106,7 @@ def _time_forward_and_routing(model, params, x, budgets, tokens, router,
     router: name of the module holding the router ("Transformer", ...).
     reps: timed repetitions.
     inference_opt: also time the inference path, keys ("opt", e_c).
+    reference: another forward f(x) to time beside them, key "reference".
 
   Returns:
     ({e_c: compiled forward}, {e_c: min ms}, router + EPR min ms at the
@@ -131,6 +133,8 @@ def _time_forward_and_routing(model, params, x, budgets, tokens, router,
     fns = {b: functools.partial(f, params) for b, f in fwds.items()}
     fns.update({("opt", b): functools.partial(fwd(b, opt), opt)
                 for b in budgets})
+    if reference is not None:
+      fns["reference"] = reference
     fwd_ms = _time_round_robin(fns, (x,), reps)
   else:
     fwd_ms = _time_round_robin(fwds, (params, x), reps)
@@ -160,6 +164,21 @@ def time_saved_model(model, params, image_shape, batch, budgets, reps):
   return {b: 1e3 * min(v) for b, v in times.items()}
 
 
+def _big_vision_forward(variant, params, x):
+  """Big Vision's own dense ViT on the same weights, f(x), or None."""
+  if not frameworks.available("big_vision"):
+    logging.info("Big Vision not found: its dense ViT is not timed.")
+    return None
+  frameworks.ensure("big_vision")
+  import big_vision.models.vit as bv_vit  # pylint: disable=g-import-not-at-top
+  model = bv_vit.Model(1000, variant=variant)
+  enc = {k: v for k, v in params["params"]["Transformer"].items()
+         if k not in ("router", "alpha")}
+  bv_params = {"params": {**params["params"], "Transformer": enc}}
+  f = jax.jit(lambda p, x: model.apply(p, x)[0]).lower(bv_params, x).compile()
+  return functools.partial(f, bv_params)
+
+
 def run(variant, image_size, batch, e_cs, reps, train=True,
         saved_model=False, inference_opt=False):
   """Times dense and MoNE ViT; returns a list of result rows."""
@@ -167,6 +186,8 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
   x = jax.random.normal(jax.random.PRNGKey(0), (batch, image_size,
                                                  image_size, 3))
   params = jax.jit(model.init)(jax.random.PRNGKey(1), x)
+  # Big Vision's ViT beside our dense path (the reference of the ratios).
+  reference = _big_vision_forward(variant, params, x) if inference_opt else None
   cfg = dict(image_size=image_size, patch_size=model.patch_size[0],
              width=model.width, depth=model.depth, mlp_dim=model.mlp_dim,
              num_heads=model.num_heads, num_classes=1000)
@@ -196,13 +217,16 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
   tokens = jnp.zeros((batch, (image_size // model.patch_size[0]) ** 2,
                       model.width))
   fwds, fwd_ms, epr_ms = _time_forward_and_routing(
-      model, params, x, budgets, tokens, "Transformer", reps, inference_opt)
+      model, params, x, budgets, tokens, "Transformer", reps, inference_opt,
+      reference)
   step_ms = {}
   if train:
     step_ms = _time_round_robin({b: step(b) for b in budgets},
                                 (train_params, x), max(2, reps // 2))
   rows = _rows(budgets, fwds, fwd_ms, step_ms,
                lambda e: flops.vit_gflops(**cfg, e_c=e))
+  if "reference" in fwd_ms:
+    rows[0]["big_vision_ms"] = fwd_ms["reference"]
   if saved_model:
     tf_ms = time_saved_model(model, params["params"], x.shape[1:], batch,
                              budgets, reps)
@@ -285,6 +309,10 @@ def format_table(rows, epr_ms, header):
     if "tf_ms" in r:
       line += f"  TF SavedModel {r['tf_ms']:8.1f} ms {r['tf_speedup']:6.2f}x"
     lines.append(line)
+  if "big_vision_ms" in rows[0]:
+    lines.append(f"Big Vision's own dense ViT (same weights, same run): "
+                 f"{rows[0]['big_vision_ms']:.1f} ms forward; dense above: "
+                 f"{rows[0]['fwd_ms']:.1f} ms")
   smallest = min((r for r in rows if r["e_c"] is not None),
                  key=lambda r: r["fwd_ms"])
   lines.append(f"router + EPR: {epr_ms:.2f} ms = "

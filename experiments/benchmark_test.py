@@ -22,7 +22,8 @@ from mone_plugin import flops
 class BenchmarkTest(absltest.TestCase):
 
   def test_rows_and_table(self):
-    rows, epr_ms = benchmark.run("mu/16", 64, 2, [0.3], reps=1, train=True)
+    rows, epr_ms = benchmark.run("mu/16", 64, 2, [0.3], reps=1, train=True,
+                                 inference_opt=True)
     self.assertEqual([r["e_c"] for r in rows], [None, 0.3])
     dense, mone = rows
     self.assertEqual(dense["flop_ratio"], 1.0)
@@ -35,8 +36,12 @@ class BenchmarkTest(absltest.TestCase):
       self.assertAlmostEqual(r["efficiency"],
                              r["speedup"] / r["flop_ratio"])
       self.assertGreater(r["train_ms"], 0)
+      self.assertGreater(r["opt_fwd_ms"], 0)
+      self.assertAlmostEqual(r["opt_efficiency"],
+                             r["opt_speedup"] / r["flop_ratio"])
     self.assertGreater(epr_ms, 0)
     table = benchmark.format_table(rows, epr_ms, "header")
+    self.assertIn("inference path", table)
     self.assertIn("dense", table)
     self.assertIn(" 0.30", table)
     self.assertIn("router + EPR", table)
