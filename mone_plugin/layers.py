@@ -28,7 +28,7 @@ which is all the full-D LayerNorm needs. No layer gathers, scatters or pads.
 Inference-optimised execution, selected by applying a model to the variables
 of `prepare_inference` instead of its params (same numbers within float
 rounding): the kernels of every expert are sliced once, at load or export
-time, into an "inference" collection (Q/K/V fused into one [d, 3, H, hd]
+time, into an "inference" collection (Q/K/V fused into one [3, H, hd, d]
 kernel per expert, 1/sqrt(hd) folded into its query part), and attention runs
 per query group against the keys and values of all tokens, so no layer copies
 kernel slices or concatenates queries. Training keeps the params path.
