@@ -74,10 +74,11 @@ patches-bv:
 
 # Unit tests and end-to-end tests (framework tests skip when absent).
 # Two workers (CI has 2 cores; most tests are single-threaded XLA compiles);
-# each test file stays on one worker (its setUpClass trains once).
+# each test class stays on one worker (its setUpClass trains once); all
+# test processes share one JAX compilation cache (conftest.py).
 TEST_WORKERS ?= 2
 test: setup data frameworks
-	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(PYTHON) -m pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 # Regenerates docs/results.md and docs/results/*.png: every run of
 # experiments/results/plan.py through Big Vision's and Scenic's trainers, then

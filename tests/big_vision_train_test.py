@@ -51,8 +51,9 @@ def trainer_cmd(workdir, args, module="mone_plugin.big_vision.train",
 
 
 def env(cache_dir, **extra):
-  e = dict(os.environ, JAX_COMPILATION_CACHE_DIR=cache_dir,
-           TF_CPP_MIN_LOG_LEVEL="2", **extra)
+  # The suite's shared cache (conftest.py) when there is one.
+  e = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra)
+  e.setdefault("JAX_COMPILATION_CACHE_DIR", cache_dir)
   e["PYTHONPATH"] = os.pathsep.join(
       p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
   return e
