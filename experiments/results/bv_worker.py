@@ -15,14 +15,19 @@
 
 r"""Runs the Big Vision experiments of a results plan (one process, many runs).
 
-  python -m experiments.results.bv_worker --root=<results dir> [--mode=full]
+  python -m experiments.results.bv_worker --root=<results dir> [--mode=full] \
+      [--summaries=docs/results/runs] [--runs=a,b] [--deadline=<unix time>]
 
 Each run trains with Big Vision's loop (`mone_plugin.big_vision.train`) and
 the default config, then evaluates its last checkpoint at the plan's e_c
 values with Big Vision's evaluators (`mone_plugin.big_vision.evaluate`), and
-writes `<root>/bv/<run>/result.json`. Several workers share one plan: each
-claims a run by creating `<run>/claim` and skips finished runs, so a killed
-plan resumes (a killed run resumes from its checkpoint). One process serves
+writes `<root>/bv/<run>/result.json` and, with --summaries, the run's
+summary (`experiments.results.summaries`). Several workers share one plan:
+each claims a run by creating `<run>/claim` and skips finished runs (a
+matching summary, or a result of the same recipe), so a killed plan resumes
+(a killed run resumes from its checkpoint; a workdir of another recipe is
+started afresh). With --deadline, a run is not started if its estimated time
+(`cost` x --sec_per_cost) would end after it. One process serves
 many runs because importing TF, JAX and Big Vision takes longer than a small
 run's compilation.
 """
@@ -30,6 +35,7 @@ run's compilation.
 import importlib.util
 import json
 import os
+import shutil
 import time
 
 from absl import app
@@ -39,13 +45,24 @@ import jax
 import ml_collections as mlc
 import numpy as np
 
+from mone_plugin import budgets as budgets_lib
 from mone_plugin.big_vision import evaluate as evaluate_lib
 from mone_plugin.big_vision import train as train_lib
 from experiments.results import plan as plan_lib
+from experiments.results import summaries as summaries_lib
 
 _ROOT = flags.DEFINE_string("root", None, "Results directory.")
 _MODE = flags.DEFINE_enum("mode", "full", plan_lib.MODES, "Which plan.")
 _RUNS = flags.DEFINE_list("runs", None, "Only these runs (default: all).")
+_SUMMARIES = flags.DEFINE_string(
+    "summaries", None, "Where each finished run's summary goes (and whose "
+    "summaries mark runs done); none if unset.")
+_DEADLINE = flags.DEFINE_float(
+    "deadline", 0, "Unix time: start no run expected to end after it (0: "
+    "none).")
+_SEC_PER_COST = flags.DEFINE_float(
+    "sec_per_cost", 0, "Seconds per unit of a run's `cost`, to estimate its "
+    "time against --deadline (0: unknown, only the start is checked).")
 
 CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "configs", "mone_fashion_mnist.py")
@@ -112,13 +129,94 @@ def run_one(run, workdir):
   t2 = time.time()
   with open(os.path.join(workdir, "config.json"), "w") as f:
     f.write(config.to_json())  # With its evaluators, for `evaluate`.
-  routed = [e for e in run.eval_e_c if e is not None and e < 1]
+  routed = [e for e in run.eval_e_c
+            if isinstance(e, (int, float)) and e < 1]
   if run.routing and routed:
     save_routing(config, workdir, sorted(set(routed)))
+  for row, e_c in zip(rows, run.eval_e_c):  # evaluate keeps their order.
+    row["budget"] = budgets_lib.name(e_c)
   return {"name": run.name, "args": run.args, "seed": run.seed,
+          "recipe": plan_lib.recipe_tag("bv", _MODE.value),
           "command": run.command(workdir),
-          "steps": int(config.total_steps), "train_s": t1 - t0,
-          "eval_s": t2 - t1, "rows": rows}
+          "steps": trained_steps(workdir, int(config.total_steps)),
+          "train_s": t1 - t0, "eval_s": t2 - t1, "rows": rows,
+          "train_final": last_train_metrics(workdir)}
+
+
+def trained_steps(workdir, default):
+  """Steps trained (the trainer scales them for isoFLOPs)."""
+  last = os.path.join(workdir, "checkpoint.bv-LAST")
+  if os.path.exists(last):
+    with open(last) as f:
+      text = f.read().strip()
+    if text.isdigit():
+      return int(text)
+  return default
+
+
+def last_train_metrics(workdir):
+  """The last logged training metrics (loss, alpha, router gradient...)."""
+  src = os.path.join(workdir, "big_vision_metrics.txt")
+  last = {}
+  if os.path.exists(src):
+    with open(src) as f:
+      for line in f:
+        try:
+          m = json.loads(line)
+        except ValueError:
+          continue
+        if "training_loss" in m:
+          last = {k: v for k, v in m.items()
+                  if isinstance(v, (int, float)) and not k.startswith(
+                      ("test", "val"))}
+  return last
+
+
+def write_summary(summary_dir, run, result, workdir):
+  """The run's committed summary (and routing arrays), from its result."""
+  summary = summaries_lib.make(
+      "bv", run.name, _MODE.value, args=run.args, seed=run.seed,
+      steps=result["steps"],
+      wall_s=round(result["train_s"] + result["eval_s"], 1),
+      train_s=round(result["train_s"], 1), eval_s=round(result["eval_s"], 1),
+      command=run.command(f"workdirs/results/{_MODE.value}/bv/{run.name}"),
+      eval_budgets=list(run.eval_names()), group=run.group,
+      rows=result["rows"], train_final=result.get("train_final", {}))
+  routing = os.path.join(workdir, "routing.npz")
+  if os.path.exists(routing):
+    summaries_lib.write_routing(summary_dir, run.name, routing)
+  return summaries_lib.write(summary_dir, summary)
+
+
+def matching_result(result_path, run):
+  """The workdir's result if it is `run` of the plan's recipe, else None."""
+  if not os.path.exists(result_path):
+    return None
+  with open(result_path) as f:
+    result = json.load(f)
+  budgets = {r.get("budget") for r in result.get("rows", [])}
+  if (result.get("recipe") != plan_lib.recipe_tag("bv", _MODE.value) or
+      result.get("args") != run.args or
+      not set(run.eval_names()) <= budgets):
+    return None
+  return result
+
+
+def fresh_workdir(workdir, run):
+  """Empties a workdir left by another recipe or arguments (scratch)."""
+  stamp = os.path.join(workdir, "recipe")
+  want = f"{plan_lib.recipe_tag('bv', _MODE.value)} {run.args}"
+  if os.path.isdir(workdir):
+    have = open(stamp).read() if os.path.exists(stamp) else None
+    if have != want:
+      logging.info("Workdir %s is of another recipe (%s): started afresh.",
+                   workdir, have)
+      for entry in os.listdir(workdir):
+        if entry != "claim":
+          p = os.path.join(workdir, entry)
+          shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)
+  with open(stamp, "w") as f:
+    f.write(want)
 
 
 def main(argv):
@@ -132,16 +230,34 @@ def main(argv):
       raise ValueError(f"--runs {sorted(unknown)} are not in the "
                        f"{_MODE.value} plan: {[r.name for r in runs]}.")
     runs = [r for r in runs if r.name in _RUNS.value]
+  summary_dir = _SUMMARIES.value
   for run in runs:
     workdir = os.path.join(_ROOT.value, "bv", run.name)
     result_path = os.path.join(workdir, "result.json")
-    if os.path.exists(result_path) or not claim(workdir):
+    if summary_dir and summaries_lib.done(summary_dir, _MODE.value, run):
       continue
+    result = matching_result(result_path, run)
+    if result is not None:  # Trained, but its summary is not there.
+      if summary_dir:
+        write_summary(summary_dir, run, result, workdir)
+      continue
+    if _DEADLINE.value and (
+        time.time() + run.cost * _SEC_PER_COST.value > _DEADLINE.value):
+      print(f"skip {run.name}: would end after the deadline", flush=True)
+      continue
+    if not claim(workdir):
+      continue
+    if matching_result(result_path, run) is not None:  # Finished meanwhile.
+      os.remove(os.path.join(workdir, "claim"))
+      continue
+    fresh_workdir(workdir, run)
     logging.info("Results run %s: %s", run.name, run.command(workdir))
     result = run_one(run, workdir)
     with open(result_path + ".tmp", "w") as f:
       json.dump(result, f, indent=1)
     os.replace(result_path + ".tmp", result_path)
+    if summary_dir:
+      write_summary(summary_dir, run, result, workdir)
     os.remove(os.path.join(workdir, "claim"))
     print(f"done {run.name}: train {result['train_s']:.0f} s, eval "
           f"{result['eval_s']:.0f} s", flush=True)

@@ -189,3 +189,47 @@ def speed(plots, tables):
   ax.grid(alpha=0.3)
   ax.legend(fontsize=6.5)
   return save(plots, "speed.png", fig)
+
+
+def figure3(plots, data):
+  """Section 7: precision@1 against inference MFLOPs, every model (log x).
+
+  Args:
+    plots: `Plots`.
+    data: `sections.figure3_data`.
+  """
+  fig, ax = plt.subplots(figsize=(6.0, 4.0))
+  fam = data["dense_family"]
+  if fam:
+    ax.errorbar([1e3 * f[1] for f in fam], [100 * f[2] for f in fam],
+                [100 * f[3] for f in fam], fmt="s-", color="k", capsize=3,
+                ms=4, label="dense ViT family")
+    for w, g, m, *_ in fam:
+      ax.annotate(f"D={w}", (1e3 * g, 100 * m), textcoords="offset points",
+                  xytext=(4, -10), fontsize=6)
+  if data["matvit"]:
+    ax.plot([1e3 * g for _, g, _ in data["matvit"]],
+            [100 * a for _, _, a in data["matvit"]], "^-", color="C2", ms=4,
+            label="MatViT (nested in D)")
+  if data["mod"]:
+    ax.scatter([1e3 * data["mod"][0]], [100 * data["mod"][1]], marker="D",
+               color="C4", s=30, label="Mixture-of-Depths", zorder=3)
+  if data["adaptive"]:
+    pts = [p for p in data["adaptive"] if p[2] is not None]
+    ax.plot([1e3 * g for _, g, _ in pts], [100 * a for _, _, a in pts], ".:",
+            color="C1", label="MoNE adaptive (e_c sampled)")
+  if data["mone"]:
+    ax.errorbar([1e3 * m[1] for m in data["mone"]],
+                [100 * m[2] for m in data["mone"]],
+                [100 * m[3] for m in data["mone"]], fmt="o-", color="C0",
+                capsize=3, ms=5, label="MoNE, trained at its e_c")
+  if data["iso"]:
+    ax.scatter([1e3 * data["iso"][1]], [100 * data["iso"][2]], marker="*",
+               s=90, color="C3", label="MoNE isoFLOPs", zorder=3)
+  ax.set_xscale("log")
+  ax.set_xlabel("inference MFLOPs per image (log)")
+  ax.set_ylabel("precision@1 (%)")
+  ax.set_title("Fashion-MNIST: the paper's Figure 3 at small scale")
+  ax.grid(alpha=0.3, which="both")
+  ax.legend(fontsize=6.5, loc="lower right")
+  return save(plots, "figure3_accuracy_vs_flops.png", fig)

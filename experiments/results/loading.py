@@ -12,14 +12,14 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Reads what a results plan's runs left: Big Vision runs, Scenic runs, the
-benchmark, wall times; and the routing statistics of the saved maps.
+"""Reads what a results plan's runs left, from their summaries only (Big
+Vision runs, Scenic runs, the benchmark; `experiments.results.summaries`),
+and the routing statistics of the saved maps.
 
 Metric names are the budget names of `mone_plugin.budgets` (`ec0.4`,
-`dense`), which both trainers write: nothing to translate.
+`dense`, `expert0`), which both trainers write: nothing to translate.
 """
 
-import glob
 import json
 import os
 import platform
@@ -27,6 +27,7 @@ import platform
 import numpy as np
 
 from experiments.results import plan as plan_lib
+from experiments.results import summaries as summaries_lib
 from mone_plugin import budgets as budgets_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -55,14 +56,13 @@ def mean_std(values):
 
 
 class Runs:
-  """The Big Vision runs of a plan, by name."""
+  """The Big Vision runs of a plan, by name, from their summaries."""
 
-  def __init__(self, root):
-    self.results = {}
-    for path in sorted(glob.glob(os.path.join(root, "bv", "*", "result.json"))):
-      r = read_json(path)
-      r["dir"] = os.path.dirname(path)
-      self.results[r["name"]] = r
+  def __init__(self, summary_dir, mode="full", results=None):
+    self.dir = summary_dir
+    self.mode = mode
+    self.results = dict(results) if results is not None else (
+        summaries_lib.load(summary_dir, "bv", mode))
 
   def get(self, name):
     return self.results.get(name)
@@ -76,23 +76,18 @@ class Runs:
 
   def steps(self, name):
     """Steps trained (the trainer scales them for isoFLOPs)."""
-    last = os.path.join(self.get(name)["dir"], "checkpoint.bv-LAST")
-    if os.path.exists(last):
-      with open(last) as f:
-        return int(f.read().strip() or 0)
     return self.get(name)["steps"]
 
   def row(self, name, e_c="train"):
-    """The evaluation of run `name` at `e_c` ("train": its training e_c)."""
+    """The evaluation of run `name` at budget `e_c` ("train": its own)."""
     r = self.get(name)
     if r is None:
       return None
     if e_c == "train":
       e_c = self.train_e_c(name)
+    want = budgets_lib.name(e_c)
     for row in r["rows"]:
-      if row["e_c"] == ("dense" if e_c is None else e_c) or (
-          e_c is not None and row["e_c"] != "dense" and
-          abs(row["e_c"] - e_c) < 1e-6):
+      if row.get("budget") == want:
         return row
     return None
 
@@ -111,8 +106,38 @@ class Runs:
 
   def command(self, name):
     r = self.get(name)
-    # Repo-relative paths: the command as it reads from a checkout.
-    return None if r is None else r["command"].replace(REPO + os.sep, "")
+    return None if r is None else r["command"]
+
+  def routing(self, name):
+    """The run's saved test images and experts (None: not saved)."""
+    return summaries_lib.read_routing(self.dir, name)
+
+
+class Results:
+  """Everything the page reads: the summaries of one plan's runs."""
+
+  def __init__(self, summary_dir, mode="full"):
+    self.dir = summary_dir
+    self.mode = mode
+    self.bv = Runs(summary_dir, mode)
+    self.scenic = summaries_lib.load(summary_dir, "scenic", mode)
+    self.benchmarks = summaries_lib.load(summary_dir, "benchmark", mode)
+
+  def scenic_eval(self, name):
+    """A Scenic run's `final_eval.json` (None: not run)."""
+    return (self.scenic.get(name) or {}).get("final_eval")
+
+  def benchmark(self, model):
+    """The benchmark's JSON of `model` (vit, vivit), or None."""
+    return (self.benchmarks.get(f"benchmark_{model}") or {}).get("result")
+
+  def wall(self, name):
+    """Wall seconds of a Scenic run or benchmark (0: unknown)."""
+    s = self.scenic.get(name) or self.benchmarks.get(name) or {}
+    return s.get("wall_s") or 0
+
+  def routing(self, name):
+    return summaries_lib.read_routing(self.dir, name)
 
 
 def seeded(runs, prefix):

@@ -21,34 +21,97 @@ configs: Big Vision's (`configs/mone_fashion_mnist.py`, through
 (`projects/mone/configs/`, through `projects.mone.main`) for video. "full" is
 the plan of the results page; "reduced" runs the same code paths in a few
 minutes (tiny models, a few steps, small test splits), for the test suite.
+
+The recipe of the full plan (steps, width, ...) is set once, in `RECIPE`
+below; every summary records its recipe's tag (`recipe_tag`), so summaries of
+an older recipe are ignored, and their runs redone, never mixed with newer
+ones.
 """
 
 import dataclasses
-from typing import Optional
+import hashlib
+import json
+from typing import Optional, Union
 
+from mone_plugin import budgets as budgets_lib
 from mone_plugin import capacity as capacity_lib
 
 MODES = ("full", "reduced")
-# The recipe of every image run (the default run's, with fewer steps).
-STEPS = 400
-SEEDS = (0, 1, 2)
+
+############################### The recipe ###############################
+# The one place to change the recipe of every image run of the full plan:
+# arguments of configs/mone_fashion_mnist.py. The baselines change only what
+# they must (the dense family its width, heads and mlp). Changing anything
+# here changes the recipe's tag, so runs of the old recipe are redone.
+RECIPE_NAME = "r1"  # Bump for a change these constants do not show.
+RECIPE = dict(steps=400, batch=128, lr=0.006, wd=0.0001, warmup=100,
+              width=64, depth=4, heads=4, mlp=256)
+RECIPE_EXTRA = ()  # More config arguments for every image run, e.g. "val".
+# Scenic video runs: overrides of every full video run (and their tag).
+VIDEO_RECIPE_NAME = "v1"
+VIDEO_OVERRIDES = ()
+
+STEPS = RECIPE["steps"]
+WIDTH = RECIPE["width"]
+SEEDS = (0, 1, 2)  # MoNE and the dense model of its width; 1 seed elsewhere.
 TRAIN_E_C = (0.2, 0.3, 0.4, 0.6)
 ISO_FLOPS_E_C = 0.4
 ADAPT_TRAIN_E_C = (0.2, 0.4, 0.6)
 ADAPT_EVAL_E_C = (0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RANDOM_ROUTER_E_C = (0.2, 0.6)
+# The dense family of the FLOPs axis (the paper's Figure 3): (width, heads,
+# mlp). The member of the recipe's width is the recipe's own dense model.
+DENSE_FAMILY = ((16, 2, 64), (32, 2, 128), (48, 4, 192), (64, 4, 256),
+                (96, 4, 384), (128, 4, 512))
 # Capacity distributions at equal e_c. "proportionate" fixes its own e_c
 # (0.708), where MoNE is trained too; "greedy" meets any e_c. "uniform" fixes
 # e_c 0.469, where the maximum-entropy distribution is uniform itself (the
 # same model), so it needs no run of its own.
 CAPACITY_BASELINES = (("proportionate", None), ("greedy", 0.3))
 VIDEO_E_C = (None, 0.3, 0.4)  # None: the dense ViViT.
+NUM_EXPERTS = 4
+# Groups of runs drawn in the Figure 3 section (accuracy vs GFLOPs).
+FIGURE3_GROUPS = ("dense", "dense_family", "mone", "iso", "adaptive",
+                  "matvit", "mod")
+# The benchmark's recipe (its summaries are redone when it changes).
+BENCHMARK_RECIPE_NAME = "b1"
 
 
-def method_e_c(method, num_experts=4):
+def _tag(name, spec):
+  digest = hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+  return f"{name}-{digest[:8]}"
+
+
+def recipe_tag(kind="bv", mode="full"):
+  """The tag of the recipe of `kind` (bv, scenic, benchmark) in `mode`."""
+  if mode not in MODES:
+    raise ValueError(f"mode={mode!r} is unknown; allowed: {MODES}.")
+  if kind == "bv":
+    spec = (RECIPE, RECIPE_EXTRA) if mode == "full" else "runlocal"
+    return _tag(RECIPE_NAME if mode == "full" else "reduced", spec)
+  if kind == "scenic":
+    spec = VIDEO_OVERRIDES if mode == "full" else "reduced"
+    return _tag(VIDEO_RECIPE_NAME if mode == "full" else "reduced", spec)
+  if kind == "benchmark":
+    return _tag(BENCHMARK_RECIPE_NAME, mode)
+  raise ValueError(f"kind={kind!r} is unknown; allowed: bv, scenic, "
+                   "benchmark.")
+
+
+def recipe_args(**changes):
+  """The recipe as config arguments, with `changes` (e.g. width=32)."""
+  recipe = {**RECIPE, **changes}
+  return ",".join([f"{k}={v}" for k, v in recipe.items()] +
+                  list(RECIPE_EXTRA))
+
+
+def method_e_c(method, num_experts=NUM_EXPERTS):
   """The effective capacity a fixed capacity distribution implies."""
   return round(float(capacity_lib.effective_capacity(
       capacity_lib.capacity_distribution(1.0, num_experts, method))), 6)
+
+
+Budget = Union[None, float, tuple[float, ...]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,14 +120,21 @@ class BvRun:
   name: str
   args: str  # The argument of configs/mone_fashion_mnist.py.
   seed: int
-  eval_e_c: tuple[Optional[float], ...]  # None: the dense ViT path.
+  # None: the dense path (MoD: its own model); a tuple: capacities (the
+  # nested models of MatViT put every token on one expert).
+  eval_e_c: tuple[Budget, ...]
   cost: float = 1.0  # Relative, to start the longest runs first.
   routing: bool = False  # Also save test images with their experts.
+  group: str = ""  # What the run is on the page (FIGURE3_GROUPS, ...).
 
   def command(self, workdir):
     """The equivalent stand-alone command line."""
     return (f"python -m mone_plugin.big_vision.train --config="
             f"configs/mone_fashion_mnist.py:{self.args} --workdir={workdir}")
+
+  def eval_names(self):
+    """The budget names of `eval_e_c` (`ec0.4`, `dense`, `expert0`)."""
+    return tuple(budgets_lib.name(e) for e in self.eval_e_c)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +167,11 @@ def _ec(e_c):
   return "dense" if e_c is None else f"ec{e_c:g}"
 
 
+def dense_name(width, seed=0):
+  """The dense run of `width`: `dense_s<seed>` at the recipe's width."""
+  return f"dense_s{seed}" if width == WIDTH else f"dense_w{width}_s{seed}"
+
+
 def bv_runs(mode="full"):
   """The Big Vision runs of `mode`, longest first."""
   if mode not in MODES:
@@ -104,37 +179,59 @@ def bv_runs(mode="full"):
   if mode == "reduced":  # 10 steps of a 2-layer model, 64 test images.
     s = "runlocal"
     return [
-        BvRun("dense_s0", f"dense,{s}", 0, (None,)),
-        BvRun("ec0.2_s0", f"e_c=0.2,{s}", 0, (0.2, 0.6), routing=True),
+        BvRun("dense_s0", f"dense,{s}", 0, (None,), group="dense"),
+        BvRun("ec0.2_s0", f"e_c=0.2,{s}", 0, (0.2, 0.6), routing=True,
+              group="mone"),
         BvRun("random_ec0.2_s0", f"e_c=0.2,router=random,{s}", 0, (0.2,),
-              routing=True),
-        BvRun("greedy_ec0.2_s0", f"capacity=greedy,e_c=0.2,{s}", 0, (0.2,)),
+              routing=True, group="random"),
+        BvRun("greedy_ec0.2_s0", f"capacity=greedy,e_c=0.2,{s}", 0, (0.2,),
+              group="capacity"),
     ]
   runs = []
   for seed in SEEDS:
-    s = f"steps={STEPS},seed={seed}"
-    runs.append(BvRun(f"dense_s{seed}", f"dense,{s}", seed, (None,), 1.3))
+    s = f"{recipe_args()},seed={seed}"
+    runs.append(BvRun(dense_name(WIDTH, seed), f"dense,{s}", seed, (None,),
+                      1.3, group="dense"))
     for e_c in TRAIN_E_C:
       adapt = seed == 0 and e_c in ADAPT_TRAIN_E_C
       runs.append(BvRun(
           f"ec{e_c:g}_s{seed}", f"e_c={e_c},{s}", seed,
           ADAPT_EVAL_E_C if adapt else (e_c,), 0.6 + e_c,
-          routing=seed == 0))
-  s = f"steps={STEPS}"  # Seed 0, the config's default.
+          routing=seed == 0, group="mone"))
+  s = f"{recipe_args()},seed=0"
+  # The dense family (one seed): its cost grows about as width^2.
+  for width, heads, mlp in DENSE_FAMILY:
+    if width != WIDTH:
+      runs.append(BvRun(
+          dense_name(width), "dense," + recipe_args(
+              width=width, heads=heads, mlp=mlp) + ",seed=0", 0, (None,),
+          max(0.3, 1.3 * (width / WIDTH) ** 2), group="dense_family"))
+  # MatViT: one loss per nested width every step; each width is a model.
+  runs.append(BvRun("matvit_s0", f"matvit,{s}", 0,
+                    budgets_lib.nested_budgets(NUM_EXPERTS), 2.5,
+                    group="matvit"))
+  runs.append(BvRun("mod_s0", f"mod,{s}", 0, (None,), 0.9, group="mod"))
   runs.append(BvRun(f"iso_ec{ISO_FLOPS_E_C:g}_s0",
                     f"e_c={ISO_FLOPS_E_C},iso_flops,{s}", 0,
-                    (ISO_FLOPS_E_C,), 2.2))
-  runs.append(BvRun("grid_s0", s, 0, ADAPT_EVAL_E_C, 1.0, routing=True))
+                    (ISO_FLOPS_E_C,), 2.2, group="iso"))
+  runs.append(BvRun("grid_s0", s, 0, ADAPT_EVAL_E_C, 1.0, routing=True,
+                    group="adaptive"))
   for e_c in RANDOM_ROUTER_E_C:
     runs.append(BvRun(f"random_ec{e_c:g}_s0", f"e_c={e_c},router=random,{s}",
-                      0, (e_c,), 0.6 + e_c, routing=True))
+                      0, (e_c,), 0.6 + e_c, routing=True, group="random"))
   names = {r.name for r in runs}
   for method, e_c, baseline, mone in capacity_pairs(mode):
     runs.append(BvRun(baseline, f"capacity={method},e_c={e_c},{s}", 0,
-                      (e_c,), 0.6 + e_c))
+                      (e_c,), 0.6 + e_c, group="capacity"))
     if mone not in names:
-      runs.append(BvRun(mone, f"e_c={e_c},{s}", 0, (e_c,), 0.6 + e_c))
+      runs.append(BvRun(mone, f"e_c={e_c},{s}", 0, (e_c,), 0.6 + e_c,
+                        group="capacity"))
   return sorted(runs, key=lambda r: -r.cost)
+
+
+def group_runs(mode, groups):
+  """The names of the Big Vision runs of `mode` in `groups`."""
+  return [r.name for r in bv_runs(mode) if r.group in groups]
 
 
 def scenic_runs(mode="full"):
@@ -150,11 +247,12 @@ def scenic_runs(mode="full"):
              "--config.dataset_configs.eval_split=test[:64]")
     return [ScenicRun("video_ec0.3",
                       f"{cfg}/local_mone_video.py:init=,e_c=0.3", small)]
-  runs = [ScenicRun("nested", f"{cfg}/local_nested_pretrain.py")]
+  runs = [ScenicRun("nested", f"{cfg}/local_nested_pretrain.py",
+                    VIDEO_OVERRIDES)]
   for e_c in VIDEO_E_C:
     arg = "none" if e_c is None else f"{e_c:g}"
     runs.append(ScenicRun(
         f"video_{_ec(e_c)}",
         f"{cfg}/local_mone_video.py:init={{root}}/nested,e_c={arg}",
-        after=("nested",)))
+        VIDEO_OVERRIDES, after=("nested",)))
   return runs

@@ -15,8 +15,11 @@
 
 """Tests of the results plan."""
 
+from unittest import mock
+
 from absl.testing import absltest
 
+from mone_plugin import budgets
 from mone_plugin import capacity
 from experiments.results import plan
 
@@ -55,6 +58,39 @@ class PlanTest(absltest.TestCase):
     self.assertEqual([r.name for r in plan.scenic_runs("full")],
                      ["nested", "video_dense", "video_ec0.3", "video_ec0.4"])
 
+  def test_figure3_runs(self):
+    runs = {r.name: r for r in plan.bv_runs("full")}
+    family = [r for r in runs.values() if r.group in ("dense",
+                                                      "dense_family")]
+    widths = {int(dict(a.split("=") for a in r.args.split(",")[1:])["width"])
+              for r in family}
+    self.assertGreaterEqual(len(widths), 4)
+    self.assertIn(plan.WIDTH, widths)
+    self.assertEqual(runs["dense_w32_s0"].args.split(",")[0], "dense")
+    self.assertIn("width=32,depth=4,heads=2,mlp=128",
+                  runs["dense_w32_s0"].args)
+    self.assertEqual(runs["matvit_s0"].eval_names(),
+                     ("expert0", "expert1", "expert2", "expert3"))
+    self.assertEqual(runs["mod_s0"].eval_names(), ("dense",))
+    self.assertTrue(runs["mod_s0"].args.startswith("mod,"))
+    for group in plan.FIGURE3_GROUPS:
+      self.assertNotEmpty(plan.group_runs("full", [group]), group)
+    # Every run of the full plan trains with the one recipe.
+    for run in runs.values():
+      self.assertIn(f"steps={plan.STEPS},", run.args)
+      self.assertIn(f"lr={plan.RECIPE['lr']},", run.args)
+
+  def test_recipe_tag_follows_the_recipe(self):
+    tag = plan.recipe_tag("bv")
+    self.assertStartsWith(tag, plan.RECIPE_NAME + "-")
+    with mock.patch.dict(plan.RECIPE, steps=plan.STEPS + 1):
+      self.assertNotEqual(plan.recipe_tag("bv"), tag)
+      self.assertIn(f"steps={plan.STEPS + 1},", plan.recipe_args())
+    self.assertEqual(plan.recipe_tag("bv"), tag)
+    self.assertNotEqual(plan.recipe_tag("bv", "reduced"), tag)
+    with self.assertRaisesRegex(ValueError, "kind='x'"):
+      plan.recipe_tag("x")
+
   def test_uniform_needs_no_run(self):
     # At the uniform distribution's e_c, MoNE's capacities are uniform.
     caps = capacity.capacity_distribution(plan.method_e_c("uniform"), 4)
@@ -72,8 +108,7 @@ class PlanTest(absltest.TestCase):
     for mode in plan.MODES:
       for run in plan.bv_runs(mode):
         for e_c in run.eval_e_c:
-          if e_c is not None:
-            capacity.capacity_distribution(e_c, 4)
+          budgets.check_budget(e_c, 4)
 
   def test_unknown_mode(self):
     with self.assertRaisesRegex(ValueError, r"mode='fast'.*full"):

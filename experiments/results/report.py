@@ -14,14 +14,15 @@
 
 r"""Writes docs/results.md and its plots from the runs of a results plan.
 
-  python -m experiments.results.report --root=workdirs/results/full \
-      --out=docs
+  python -m experiments.results.report [--out=docs] [--mode=full]
 
-Reads what `experiments.results.run` left in `root` (Big Vision runs'
-`result.json` and `routing.npz`, Scenic runs' `final_eval.json` and routing
-maps, the benchmark's JSON, wall times) and writes `out/results.md` with its
-PNG plots in `out/results/`. Every number on the page comes from those files;
-what is missing is said to be missing. Needs numpy and matplotlib only.
+Reads the summaries the runs of `experiments.results.run` left in
+`out/results/runs/` (`experiments.results.summaries`: each run's metrics,
+config, wall time; routing arrays beside them; committed for the full plan)
+and writes `out/results.md` with its PNG plots in `out/results/`: the page
+can be regenerated from committed files alone. Every number on the page
+comes from those files; what is missing is said to be pending. Needs numpy
+and matplotlib only.
 
 `loading` reads the runs, `figures` draws the plots and `sections` writes the
 text; this module puts the page together.
@@ -37,25 +38,30 @@ from experiments.results import figures
 from experiments.results import loading
 from experiments.results import plan as plan_lib
 from experiments.results import sections
+from experiments.results import summaries as summaries_lib
 
 
-def write(root, out_dir, mode="full", jobs=2):
+def write(summary_dir, out_dir, mode="full", jobs=2):
   """Writes out_dir/results.md and out_dir/results/*.png; returns the path."""
   plots = figures.Plots(os.path.join(out_dir, "results"))
   os.makedirs(plots.dir, exist_ok=True)
-  runs = loading.Runs(root)
-  walls = loading.read_json(os.path.join(root, "walls.json")) or {}
+  results = loading.Results(summary_dir, mode)
+  runs = results.bv
   body = []
   body += sections.images_section(runs, plots)
   body += sections.adaptation_section(runs, plots)
   body += sections.ablations_section(runs, plots, mode)
-  body += sections.video_section(root, walls, plots)
-  body += sections.routing_section(root, runs, plots)
-  body += sections.speed_section(root, walls, plots)
-  short = sections.shortfalls(runs, root)
+  body += sections.video_section(results, plots)
+  body += sections.routing_section(results, plots)
+  body += sections.speed_section(results, plots)
+  body += sections.figure3_section(runs, plots)
+  short = sections.shortfalls(results)
   bv_s = runs.seconds(list(runs.results))
-  video_s = sum(v for k, v in walls.items() if k.startswith("scenic_"))
-  bench_s = sum(v for k, v in walls.items() if k.startswith("benchmark_"))
+  video_s = sum(results.wall(n) for n in results.scenic)
+  bench_s = sum(results.wall(n) for n in results.benchmarks)
+  planned = (len(plan_lib.bv_runs(mode)) + len(plan_lib.scenic_runs(mode))
+             + 2)  # The two benchmarks.
+  done = len(runs.results) + len(results.scenic) + len(results.benchmarks)
   head = [
       "# MoNE at small scale: results", "",
       "Mixture of Nested Experts trained and evaluated through Big Vision's "
@@ -66,8 +72,14 @@ def write(root, out_dir, mode="full", jobs=2):
       f"- Regenerate everything: `make results` (runs the plan of "
       f"`experiments/results/plan.py` in `workdirs/results/{mode}`, "
       f"{jobs} processes at a time, then the benchmark alone, then this "
-      "page; finished runs are kept, so it resumes). `make results-reduced` "
+      "page). Each finished run leaves a summary in `results/runs/` "
+      "(committed), and the plan skips runs whose summary is there, so it "
+      "spans sessions: `make results RESULTS_ARGS=--budget_minutes=100` does "
+      "a bounded chunk. This page is written from the summaries alone "
+      "(`python -m experiments.results.report`). `make results-reduced` "
       "runs the same scripts on tiny settings; the test suite runs that.",
+      f"- Progress: {done} of {planned} runs of the plan done (image recipe "
+      f"`{plan_lib.recipe_tag('bv', mode)}`); sections say what is pending.",
       f"- Mode: {mode}. Machine: {loading.machine()}. Written "
       f"{time.strftime('%Y-%m-%d')}.",
       f"- Run time: {sections.minutes(bv_s + video_s + bench_s)} summed over the "
@@ -77,7 +89,7 @@ def write(root, out_dir, mode="full", jobs=2):
     head += [f"**This page is from the {mode} mode**: a few steps of tiny "
              "models on small test splits, to check that the scripts run. "
              "Its numbers say nothing about MoNE.", ""]
-  good = sections.highlights(runs, root)
+  good = sections.highlights(results)
   if good:
     head += ["**What holds here:**", ""] + [f"- {g}" for g in good] + [""]
   if short:
@@ -92,14 +104,14 @@ def write(root, out_dir, mode="full", jobs=2):
 def main(argv):
   del argv
   f = flags.FLAGS
-  print(write(f.root, f.out, f.mode))
+  print(write(f.summaries or summaries_lib.directory(f.out), f.out, f.mode))
 
 
 if __name__ == "__main__":
   # Defined here: `experiments.results.run` imports this module and has its
   # own flags of these names.
-  flags.DEFINE_string("root", None, "A results plan's directory.")
   flags.DEFINE_string("out", "docs", "Where results.md goes.")
+  flags.DEFINE_string("summaries", None, "The run summaries (default: "
+                      "<out>/results/runs).")
   flags.DEFINE_enum("mode", "full", plan_lib.MODES, "The plan's mode.")
-  flags.mark_flag_as_required("root")
   app.run(main)

@@ -26,6 +26,7 @@ import numpy as np
 from experiments.results import figures
 from experiments.results import loading
 from experiments.results import plan as plan_lib
+from experiments.results import verdict
 from mone_plugin import budgets as budgets_lib
 from mone_plugin import capacity as capacity_lib
 
@@ -44,6 +45,22 @@ def minutes(seconds):
   return f"{seconds / 60:.1f} min"
 
 
+def pending(have, names):
+  """'pending (N of M runs done)' for `names` of which `have` exist; ''."""
+  missing = [n for n in names if n not in have]
+  if not missing:
+    return ""
+  return (f"pending ({len(names) - len(missing)} of {len(names)} runs "
+          f"done; missing: {', '.join(missing)})")
+
+
+def pending_lines(runs, groups):
+  """A line on what the section still misses of the plan's `groups`."""
+  text = pending(runs.results, plan_lib.group_runs(runs.mode, groups))
+  return [f"*Part of this section is {text}: `make results` runs them.*",
+          ""] if text else []
+
+
 ################################ 1. Images ################################
 
 
@@ -54,7 +71,8 @@ def images_section(runs, plots):
   dense_accs = [runs.acc(n) for n in dense_names]
   dense_mean, dense_std = loading.mean_std(dense_accs)
   if not dense_names:
-    return out + ["Not run: no dense image runs in this results directory.", ""]
+    names = plan_lib.group_runs(runs.mode, ("dense", "mone", "iso"))
+    return out + [f"Not run yet: {pending(runs.results, names)}.", ""]
   dense_gf = runs.gflops(dense_names[0])
   seeds = ", ".join(str(runs.get(n)["seed"]) for n in dense_names)
   out += [
@@ -135,7 +153,7 @@ def images_section(runs, plots):
   out += [_img(plots[-1], "accuracy vs FLOPs"), "",
           _regen(runs, names + ([iso["name"]] if iso else []),
                  f"seeds {seeds}"), ""]
-  return out
+  return out + pending_lines(runs, ("dense", "mone", "iso"))
 
 
 def _img(path, alt):
@@ -164,7 +182,9 @@ def adaptation_section(runs, plots):
                  "grid_s0"))
   models = [(label, n) for label, n in models if runs.get(n)]
   if not models:
-    return out + ["Not run in this results directory.", ""]
+    return out + ["Not run yet: " + pending(runs.results, [
+        f"ec{e:g}_s0" for e in plan_lib.ADAPT_TRAIN_E_C] + ["grid_s0"]) +
+                  ".", ""]
   evals = sorted({row["e_c"] for _, n in models for row in runs.get(n)["rows"]
                   if row["e_c"] != "dense"})
   out += ["Each model, trained at one budget (or with e_c drawn at every "
@@ -198,7 +218,7 @@ def adaptation_section(runs, plots):
   out += [_sentence("; ".join(words)) + ".", "",
           _img(plots[-1], "capacity adaptation"), "",
           _regen(runs, [n for _, n in models], "seed 0"), ""]
-  return out
+  return out + pending_lines(runs, ("adaptive",))
 
 
 ########################### 3. Routing ablations ###########################
@@ -259,7 +279,8 @@ def ablations_section(runs, plots, mode):
             "is largest for the uniform distribution), so the two are the "
             "same model and need no comparison run.", ""]
   if not rows and not caps:
-    return out + ["Not run in this results directory.", ""]
+    return out + ["Not run yet: " + pending(runs.results, plan_lib.group_runs(
+        runs.mode, ("random", "capacity"))) + ".", ""]
   labels, a, b = [], [], []
   for e_c, l0, _, _, rnd in rows:
     labels.append(f"router\ne_c {e_c:g}")
@@ -272,26 +293,27 @@ def ablations_section(runs, plots, mode):
   figures.routing_ablations(plots, labels, a, b)
   out += [_img(plots[-1], "routing ablations"), "",
           _regen(runs, names, "seed 0"), ""]
-  return out
+  return out + pending_lines(runs, ("random", "capacity"))
 
 
 ################################ 4. Video ################################
 
 
 
-def video_section(root, walls, plots):
+def video_section(results, plots):
   out = ["## 4. Video: ViViT-FE dense vs MoNE (Scenic, Moving Fashion-MNIST)",
          ""]
-  scenic = os.path.join(root, "scenic")
-  nested = loading.read_json(os.path.join(scenic, "nested", "final_eval.json"))
+  nested = results.scenic_eval("nested")
   videos = []
   for e_c in plan_lib.VIDEO_E_C:
     name = "video_dense" if e_c is None else f"video_ec{e_c:g}"
-    res = loading.read_json(os.path.join(scenic, name, "final_eval.json"))
+    res = results.scenic_eval(name)
     if res:
       videos.append((e_c, name, res))
+  planned = [r.name for r in plan_lib.scenic_runs(results.mode)]
   if not videos:
-    return out + ["Not run in this results directory.", ""]
+    return out + ["Not run yet: " + pending(results.scenic, planned) + ".",
+                  ""]
   out += ["Clips of 8 frames (32x32 px) in which a Fashion-MNIST garment "
           "moves in one of 8 directions; the label is the direction, which no "
           "single frame shows (chance 12.5%). The ViViT factorised encoder "
@@ -314,7 +336,7 @@ def video_section(root, walls, plots):
     gf = loading.scenic_metric(res, "gflops", e_c)
     full = None if e_c is None else loading.scenic_metric(res, "accuracy", 1.0)
     pts.append((e_c, gf, acc))
-    wall = walls.get(f"scenic_{name}")
+    wall = results.wall(name) or None
     out.append(f"| {'dense ViViT' if e_c is None else 'MoNE ViViT'} | "
                f"{'—' if e_c is None else f'{e_c:g}'} | "
                f"{'—' if gf is None else f'{gf:.4f}'} | {_pct(acc)} | "
@@ -332,8 +354,7 @@ def video_section(root, walls, plots):
     if words:
       out += [_sentence("; ".join(words)) + ".", ""]
   figures.video(plots, pts)
-  seconds = sum(walls.get(f"scenic_{n}", 0)
-                for n in ["nested"] + [v[1] for v in videos])
+  seconds = sum(results.wall(n) for n in ["nested"] + [v[1] for v in videos])
   out += [_img(plots[-1], "video accuracy vs FLOPs"), "",
           f"*Regenerate:* `make results` (this part: the nested pretraining "
           f"and {len(videos)} video run{'s' if len(videos) > 1 else ''}, "
@@ -344,24 +365,27 @@ def video_section(root, walls, plots):
           "--config=projects/mone/configs/local_mone_video.py:"
           "init=$W/nested,e_c=0.3 --workdir=$W/video_ec0.3` (`e_c=none`: "
           "dense).", ""]
-  return out
+  text = pending(results.scenic, planned)
+  return out + ([f"*Part of this section is {text}.*", ""] if text else [])
 
 
 ############################## 5. Routing maps ##############################
 
 
 
-def routing_section(root, runs, plots):
+def routing_section(results, plots):
   out = ["## 5. Routing maps", ""]
+  runs = results.bv
   shown = [(f"ec{e:g}_s0", e, "learned") for e in (0.2, 0.3, 0.4)] + [
       (f"random_ec{e:g}_s0", e, "random") for e in plan_lib.RANDOM_ROUTER_E_C]
-  shown = [s for s in shown if runs.get(s[0]) and os.path.exists(
-      os.path.join(runs.get(s[0])["dir"], "routing.npz"))]
+  shown = [s + (runs.routing(s[0]),) for s in shown if runs.get(s[0])]
+  shown = [s[:3] for s in shown if s[3] is not None and
+           f"experts_{s[1]:g}" in s[3]]
   stats = []
   if shown:
     rows = []
     for name, e_c, router in shown:
-      z = np.load(os.path.join(runs.get(name)["dir"], "routing.npz"))
+      z = runs.routing(name)
       images, experts = z["images"], z[f"experts_{e_c:g}"]
       patch = tuple(int(p) for p in z["patch_size"])
       grid = (images.shape[1] // patch[0], images.shape[2] // patch[1])
@@ -404,22 +428,19 @@ def routing_section(root, runs, plots):
         text += ("; the random router, for comparison: " + runs_text(random))
       out += [text + ".", ""]
   # The video maps of the most accurate MoNE video run.
-  maps, best = [], -1.0
+  z, run, best = None, None, -1.0
   for e_c in plan_lib.VIDEO_E_C:
-    run_dir = os.path.join(root, "scenic", f"video_ec{e_c:g}") if (
-        e_c is not None) else None
-    acc = run_dir and loading.scenic_metric(loading.read_json(os.path.join(
-        run_dir, "final_eval.json")), "accuracy", e_c)
-    found = run_dir and sorted(glob.glob(os.path.join(
-        run_dir, "routing_maps", f"step*_{budgets_lib.name(e_c)}.npz")))
-    if found and (acc or 0.0) > best:
-      maps, best = found, acc or 0.0
+    if e_c is None:
+      continue
+    name = f"video_ec{e_c:g}"
+    acc = loading.scenic_metric(results.scenic_eval(name), "accuracy", e_c)
+    found = results.routing(name)
+    if found is not None and (acc or 0.0) > best:
+      z, run, best = found, name, acc or 0.0
+  maps = z is not None
   if maps:
-    last = maps[-1]
-    z = np.load(last)
     mov, still, bg = loading.video_stats(z["inputs"], z["experts"])
     dst = figures.routing_maps_video(plots, z["inputs"], z["experts"])
-    run = os.path.basename(os.path.dirname(os.path.dirname(last)))
     out += [f"Video ({run}, the most accurate MoNE video run; test clips, "
             "one row per clip, one column per "
             "tubelet of 2 frames, colours as above):", "",
@@ -436,13 +457,16 @@ def routing_section(root, runs, plots):
                     " Background gets the small experts." if bg < min(
                         mov, still) else ""), ""]
   if not shown and not maps:
-    return out + ["Not run in this results directory.", ""]
+    return out + ["Not run yet: no routed run with saved maps has finished "
+                  "(the image maps come from the seed-0 MoNE and random-router"
+                  " runs, the video map from the MoNE video runs).", ""]
   out += ["*Regenerate:* `make results`. The image maps come from the runs "
           f"{', '.join(s[0] for s in shown) or '(none)'} (seed 0; "
           "`experiments/results/bv_worker.py` saves their test images and "
-          "experts as `routing.npz`), the video map from the last evaluation "
-          "of the MoNE video run (Scenic's trainer writes `routing_maps/` in "
-          "its workdir); no extra run time.", ""]
+          "experts, kept beside their summaries as `<run>.routing.npz`), the "
+          "video map from the last evaluation of the MoNE video run (Scenic's "
+          "trainer writes `routing_maps/` in its workdir); no extra run "
+          "time.", ""]
   return out
 
 
@@ -475,15 +499,16 @@ def gpu_lines(gpu_dir=GPU_DIR):
   return out
 
 
-def speed_section(root, walls, plots):
+def speed_section(results, plots):
   out = ["## 6. Speed: real wall-clock savings", ""]
   tables = []
   for model in ("vit", "vivit"):
-    res = loading.read_json(os.path.join(root, "benchmark", f"{model}.json"))
+    res = results.benchmark(model)
     if res:
       tables.append((model, res))
   if not tables:
-    return out + ["Not run in this results directory.", ""]
+    return out + ["Not run yet: " + pending(results.benchmarks, [
+        "benchmark_vit", "benchmark_vivit"]) + ".", ""] + gpu_lines()
   out += ["`python -m experiments.benchmark` (`make benchmark`): dense and "
           "MoNE compiled in one process and timed round-robin, so load hits "
           "them alike; the minimum over repetitions. FLOP ratio = dense / "
@@ -519,7 +544,7 @@ def speed_section(root, walls, plots):
             f"{near['speedup']:.2f}x, efficiency {near['efficiency']:.2f}.",
             ""]
   out += gpu_lines()
-  seconds = sum(walls.get(f"benchmark_{m}", 0) for m, _ in tables)
+  seconds = sum(results.wall(f"benchmark_{m}") for m, _ in tables)
   out += [_img(plots[-1], "speedup vs FLOP ratio"), "",
           "*Regenerate:* `make results` (runs these after every training run, "
           f"alone on the machine; {minutes(seconds)}), or `make benchmark` "
@@ -530,8 +555,9 @@ def speed_section(root, walls, plots):
   return out
 
 
-def shortfalls(runs, root):
+def shortfalls(results):
   """Where this page falls short of the paper, from the numbers."""
+  runs = results.bv
   out = []
   dense = [runs.acc(n) for n in loading.seeded(runs, "dense")]
   if dense:
@@ -542,19 +568,17 @@ def shortfalls(runs, root):
         if gap < -loading.CLAIM_POINTS:
           out.append(f"MoNE at e_c {e_c:g} is {-gap:.2f} points below dense "
                      f"(more than {loading.CLAIM_POINTS}).")
-  scenic = os.path.join(root, "scenic")
-  dense_video = loading.scenic_metric(loading.read_json(os.path.join(scenic, "video_dense",
-                                           "final_eval.json")),
-                        "accuracy", None)
+  dense_video = loading.scenic_metric(results.scenic_eval("video_dense"),
+                                      "accuracy", None)
   for e_c in plan_lib.VIDEO_E_C[1:]:
-    acc = loading.scenic_metric(loading.read_json(os.path.join(scenic, f"video_ec{e_c:g}",
-                                     "final_eval.json")), "accuracy", e_c)
+    acc = loading.scenic_metric(results.scenic_eval(f"video_ec{e_c:g}"),
+                                "accuracy", e_c)
     if dense_video is not None and acc is not None and (
         acc < dense_video - loading.CLAIM_POINTS / 100):
       out.append(f"Video: MoNE ViViT trained at e_c {e_c:g} reaches "
                  f"{100 * acc:.1f}% against the dense ViViT's "
                  f"{100 * dense_video:.1f}% after the same steps.")
-  vit = loading.read_json(os.path.join(root, "benchmark", "vit.json"))
+  vit = results.benchmark("vit")
   if vit:
     effs = [r["efficiency"] for r in vit["rows"] if r["e_c"] is not None]
     if max(effs) < loading.PAPER_SPEEDUP / loading.PAPER_FLOP_RATIO:
@@ -566,8 +590,9 @@ def shortfalls(runs, root):
   return out
 
 
-def highlights(runs, root):
+def highlights(results):
   """What does hold here, from the numbers."""
+  runs = results.bv
   out = []
   dense = [runs.acc(n) for n in loading.seeded(runs, "dense")]
   iso = runs.get(f"iso_ec{plan_lib.ISO_FLOPS_E_C:g}_s0")
@@ -586,7 +611,7 @@ def highlights(runs, root):
     out.append(f"The learned router {verb} the random one: " + ", ".join(
         f"{100 * d:+.2f} points at e_c {e:g}" for e, d in diffs) + ".")
   for model in ("vit", "vivit"):
-    res = loading.read_json(os.path.join(root, "benchmark", f"{model}.json"))
+    res = results.benchmark(model)
     if res:
       near = min((r for r in res["rows"] if r["e_c"] is not None),
                  key=lambda r: abs(r["flop_ratio"] - loading.PAPER_FLOP_RATIO))
@@ -594,4 +619,216 @@ def highlights(runs, root):
                  f"real forward speedup for {near['flop_ratio']:.2f}x fewer "
                  f"FLOPs (e_c {near['e_c']:g}; the paper: {loading.PAPER_SPEEDUP}x "
                  f"for {loading.PAPER_FLOP_RATIO}x on a V100).")
+  return out
+
+
+############################ 7. Figure 3 ############################
+
+
+def _pm(mean, std):
+  return "—" if mean is None else f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def _seed_accs(runs, names, e_c="train"):
+  """{seed: precision@1} of the runs `names` that exist."""
+  return {runs.get(n)["seed"]: runs.acc(n, e_c) for n in names if runs.get(n)}
+
+
+def figure3_data(runs):
+  """The curves of Figure 3, from the summaries that exist.
+
+  Returns:
+    A dict: "dense_family" [(width, GFLOPs, mean, std, n)], "matvit"
+    [(width, GFLOPs, accuracy)], "mod" (GFLOPs, accuracy) or None, "mone"
+    [(e_c, GFLOPs, mean, std, {seed: accuracy})], "dense_own" {seed:
+    accuracy} (the dense ViT of MoNE's width), "adaptive" [(e_c, GFLOPs,
+    accuracy)], "iso" (e_c, GFLOPs, accuracy, steps) or None.
+  """
+  width = plan_lib.WIDTH
+  family = []
+  for w, _, _ in plan_lib.DENSE_FAMILY:
+    names = ([plan_lib.dense_name(w, s) for s in plan_lib.SEEDS]
+             if w == width else [plan_lib.dense_name(w)])
+    accs = _seed_accs(runs, names)
+    if accs:
+      mean, std = verdict.mean_std(list(accs.values()))
+      gf = runs.gflops(next(n for n in names if runs.get(n)))
+      family.append((w, gf, mean, std, len(accs)))
+  matvit = []
+  if runs.get("matvit_s0"):
+    for i, budget in enumerate(budgets_lib.nested_budgets(
+        plan_lib.NUM_EXPERTS)):
+      acc = runs.acc("matvit_s0", budget)
+      if acc is not None:
+        matvit.append((width // 2 ** (plan_lib.NUM_EXPERTS - 1 - i),
+                       runs.gflops("matvit_s0", budget), acc))
+  mod = None
+  if runs.get("mod_s0") and runs.acc("mod_s0") is not None:
+    mod = (runs.gflops("mod_s0"), runs.acc("mod_s0"))
+  mone = []
+  for e_c in plan_lib.TRAIN_E_C:
+    accs = _seed_accs(runs, [f"ec{e_c:g}_s{s}" for s in plan_lib.SEEDS])
+    if accs:
+      mean, std = verdict.mean_std(list(accs.values()))
+      mone.append((e_c, runs.gflops(f"ec{e_c:g}_s{min(accs)}"), mean, std,
+                   accs))
+  adaptive = []
+  if runs.get("grid_s0"):
+    for row in runs.get("grid_s0")["rows"]:
+      if row.get("budget", "").startswith("ec"):
+        adaptive.append((float(row["budget"][2:]), row["gflops"],
+                         row.get(loading.METRIC)))
+  iso_name = f"iso_ec{plan_lib.ISO_FLOPS_E_C:g}_s0"
+  iso = None
+  if runs.get(iso_name) and runs.acc(iso_name) is not None:
+    iso = (plan_lib.ISO_FLOPS_E_C, runs.gflops(iso_name), runs.acc(iso_name),
+           runs.steps(iso_name))
+  return {"dense_family": family, "matvit": matvit, "mod": mod,
+          "mone": mone, "adaptive": sorted(adaptive),
+          "dense_own": _seed_accs(runs, [plan_lib.dense_name(width, s)
+                                         for s in plan_lib.SEEDS]),
+          "iso": iso}
+
+
+def figure3_verdict(data):
+  """The verdict in numbers: lines of Markdown, from `figure3_data`."""
+  out = []
+  family = [(g, m) for _, g, m, _, _ in data["dense_family"]]
+  mone = [(g, m) for _, g, m, _, _ in data["mone"]]
+  if len(family) >= 2 and mone:
+    out += ["**MoNE against the dense family at equal FLOPs** (the family's "
+            "accuracy interpolated linearly in log GFLOPs between its "
+            "widths; nothing extrapolated):", "",
+            "| MoNE e_c | MFLOPs | MoNE (%) | dense family at these FLOPs "
+            "(%) | Δ (points) | dense FLOPs for MoNE's accuracy / MoNE's |",
+            "|---|---|---|---|---|---|"]
+    for (e_c, *_), (g, a, ref, delta, ratio) in zip(
+        data["mone"], verdict.versus_curve(mone, family)):
+      out.append(
+          f"| {e_c:g} | {1e3 * g:.2f} | {100 * a:.2f} | "
+          f"{'outside the family' if ref is None else f'{100 * ref:.2f}'} | "
+          f"{'—' if delta is None else f'{100 * delta:+.2f}'} | "
+          f"{'—' if ratio is None else f'{ratio:.2f}x'} |")
+    out.append("")
+  elif mone:
+    out += [f"MoNE against the dense family: needs 2 or more dense widths "
+            f"({len(family)} so far).", ""]
+  own = data["dense_own"]
+  dense_gf = next((g for w, g, *_ in data["dense_family"]
+                   if w == plan_lib.WIDTH), None)
+  if own and dense_gf:
+    dmean, dstd = verdict.mean_std(list(own.values()))
+    rows = []
+    for e_c, g, mean, std, accs in data["mone"]:
+      ratio = dense_gf / g
+      if ratio < 2:
+        continue
+      delta, dev, n = verdict.paired_delta(accs, own)
+      met = delta is not None and delta >= -loading.CLAIM_POINTS / 100
+      rows.append(
+          f"| {e_c:g} | {ratio:.2f}x | {_pm(mean, std)} ({len(accs)}) | "
+          f"{_pm(dmean, dstd)} ({len(own)}) | "
+          f"{'—' if delta is None else f'{100 * delta:+.2f} ± {100 * dev:.2f}'}"
+          f" ({n}) | {'yes' if met else 'no'} |")
+    if rows:
+      out += [f"**MoNE at >= 2x fewer FLOPs against the dense ViT of its own "
+              f"width** (D = {plan_lib.WIDTH}; precision@1 mean ± std over "
+              "seeds, number of seeds in brackets; Δ per seed, paired by "
+              f"seed; target: within {loading.CLAIM_POINTS} points):", "",
+              "| e_c | FLOP reduction | MoNE (%) | dense (%) | Δ (points) | "
+              "target met |", "|---|---|---|---|---|---|"] + rows + [""]
+  words = []
+  matvit = [(g, a) for _, g, a in data["matvit"]]
+  if len(matvit) >= 2 and mone:
+    diffs = [(e_c, d) for (e_c, *_), (_, _, _, d, _) in zip(
+        data["mone"], verdict.versus_curve(mone, matvit)) if d is not None]
+    if diffs:
+      words.append("against MatViT's nested models at equal FLOPs: " +
+                   ", ".join(f"e_c {e:g} {100 * d:+.2f}" for e, d in diffs) +
+                   " points")
+  if data["mod"] and mone:
+    g, a = data["mod"]
+    at = verdict.at_flops(mone, g)
+    words.append(
+        f"Mixture-of-Depths: {100 * a:.2f}% at {1e3 * g:.2f} MFLOPs; " + (
+            f"MoNE at those FLOPs {100 * at:.2f}% ({100 * (at - a):+.2f} "
+            "points)" if at is not None else
+            "outside MoNE's measured FLOPs range"))
+  if data["adaptive"] and data["mone"]:
+    ad = {round(e, 6): a for e, _, a in data["adaptive"]}
+    diffs = [(e_c, ad[round(e_c, 6)] - mean)
+             for e_c, _, mean, _, _ in data["mone"]
+             if ad.get(round(e_c, 6)) is not None]
+    if diffs:
+      words.append("the adaptive model (e_c sampled per step) against each "
+                   "fixed-budget model (mean over seeds) at its budget: " +
+                   ", ".join(f"e_c {e:g} {100 * d:+.2f}" for e, d in diffs) +
+                   " points (target: within 1)")
+  if data["iso"] and own:
+    e_c, g, a, steps = data["iso"]
+    dmean, _ = verdict.mean_std(list(own.values()))
+    words.append(f"isoFLOPs MoNE (e_c {e_c:g}, {steps} steps): "
+                 f"{100 * a:.2f}%, {100 * (a - dmean):+.2f} points against "
+                 f"the dense ViT of its width at "
+                 f"{dense_gf / g if dense_gf else float('nan'):.2f}x fewer "
+                 "inference FLOPs")
+  if words:
+    out += ["**Against the other baselines:** " + "; ".join(words) + ".", ""]
+  return out
+
+
+def figure3_section(runs, plots):
+  """Accuracy vs inference GFLOPs of every model of the paper's Figure 3."""
+  out = ["## 7. The paper's Figure 3 at small scale: MoNE, the dense family, "
+         "MatViT, MoD", ""]
+  names = plan_lib.group_runs(runs.mode, plan_lib.FIGURE3_GROUPS)
+  have = [n for n in names if runs.get(n)]
+  if not have:
+    return out + ["Not run yet: " + (pending(runs.results, names) or
+                                     "no runs in this plan") + ".", ""]
+  data = figure3_data(runs)
+  r = plan_lib.RECIPE
+  out += [
+      "Every model trained with the same recipe (`plan.RECIPE`: "
+      f"{r['steps']} steps of batch {r['batch']}, ViT depth {r['depth']}, "
+      f"patch 4, 32x32 px, `configs/mone_fashion_mnist.py`; recipe "
+      f"`{plan_lib.recipe_tag('bv', runs.mode)}`), precision@1 on the test "
+      "split; GFLOPs are analytic inference FLOPs per image (a multiply-add "
+      f"counts one). Seeds: {len(plan_lib.SEEDS)} "
+      f"({', '.join(map(str, plan_lib.SEEDS))}) for MoNE at each e_c and "
+      f"for the dense ViT of its width (D = {plan_lib.WIDTH}); 1 seed (0) "
+      "for the other dense widths, MatViT, MoD, the adaptive and the "
+      "isoFLOPs model, to fit the compute.", "",
+      "| model | width or e_c | MFLOPs / image | precision@1 (%) | seeds |",
+      "|---|---|---|---|---|"]
+  for w, g, mean, std, n in data["dense_family"]:
+    out.append(f"| dense ViT | {w} | {1e3 * g:.2f} | {_pm(mean, std)} | "
+               f"{n} |")
+  for w, g, a in data["matvit"]:
+    out.append(f"| MatViT nested model | {w} | {1e3 * g:.2f} | "
+               f"{100 * a:.2f} | 1 |")
+  if data["mod"]:
+    g, a = data["mod"]
+    out.append(f"| MoD (top {100 * 0.125:g}% every other block) | "
+               f"{plan_lib.WIDTH} | {1e3 * g:.2f} | {100 * a:.2f} | 1 |")
+  for e_c, g, mean, std, accs in data["mone"]:
+    out.append(f"| MoNE | e_c {e_c:g} | {1e3 * g:.2f} | {_pm(mean, std)} | "
+               f"{len(accs)} |")
+  for e_c, g, a in data["adaptive"]:
+    out.append(f"| MoNE adaptive (e_c sampled) | e_c {e_c:g} | "
+               f"{1e3 * g:.2f} | {_pct(a)} | 1 |")
+  if data["iso"]:
+    e_c, g, a, steps = data["iso"]
+    out.append(f"| MoNE isoFLOPs ({steps} steps) | e_c {e_c:g} | "
+               f"{1e3 * g:.2f} | {100 * a:.2f} | 1 |")
+  out.append("")
+  out += figure3_verdict(data)
+  figures.figure3(plots, data)
+  out += [_img(plots[-1], "Figure 3: accuracy vs inference FLOPs"), "",
+          _regen(runs, have, f"{len(plan_lib.SEEDS)} seeds for MoNE and the "
+                 "dense ViT of its width, 1 elsewhere"), ""]
+  text = pending(runs.results, names)
+  if text:
+    out += [f"*This section is {text}: `make results` runs them; the "
+            "numbers above are of the finished runs only.*", ""]
   return out
