@@ -816,7 +816,8 @@ def figure3_section(runs, plots):
                f"{len(accs)} |")
   for e_c, g, a in data["adaptive"]:
     out.append(f"| MoNE adaptive (e_c sampled) | e_c {e_c:g} | "
-               f"{1e3 * g:.2f} | {_pct(a)} | 1 |")
+               f"{1e3 * g:.2f} | {'—' if a is None else f'{100 * a:.2f}'} | "
+               "1 |")
   if data["iso"]:
     e_c, g, a, steps = data["iso"]
     out.append(f"| MoNE isoFLOPs ({steps} steps) | e_c {e_c:g} | "

@@ -1,0 +1,174 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""The page from hand-made summaries: Figure 3, its verdict, pending parts.
+
+Pure Python (no training): every summary below is written as the workers
+write theirs, with accuracies chosen so the verdict can be checked by hand.
+"""
+
+import math
+import os
+import shutil
+import tempfile
+
+from absl.testing import absltest
+
+from experiments.results import plan
+from experiments.results import report
+from experiments.results import summaries
+
+DENSE_GF = 0.01  # GFLOPs of the dense ViT of the recipe's width.
+
+
+def family_gflops(width):
+  return DENSE_GF * (width / plan.WIDTH) ** 2
+
+
+def family_acc(gflops):
+  """Dense accuracy: +2.5 points per doubling of FLOPs."""
+  return 0.80 + 0.025 * math.log2(gflops / family_gflops(16))
+
+
+MONE_ACC = {0.2: 0.85, 0.3: 0.86, 0.4: 0.88, 0.6: 0.89}
+SEED_NOISE = {0: 0.0, 1: -0.01, 2: 0.01}
+DENSE_NOISE = {0: 0.0, 1: 0.01, 2: -0.01}
+
+
+def row(budget_name, e_c, gflops, acc):
+  return {"e_c": "dense" if e_c is None else e_c, "budget": budget_name,
+          "gflops": gflops, "test/prec@1": acc}
+
+
+def fake_rows(run):
+  """Rows with GFLOPs and accuracies of the made-up world above."""
+  rows = []
+  for e_c, name in zip(run.eval_e_c, run.eval_names()):
+    if run.group == "dense_family":
+      width = int(run.name.split("_w")[1].split("_")[0])
+      gf = family_gflops(width)
+      rows.append(row(name, e_c, gf, family_acc(gf)))
+    elif run.group == "dense":
+      rows.append(row(name, e_c, DENSE_GF,
+                      family_acc(DENSE_GF) + DENSE_NOISE[run.seed]))
+    elif run.group == "mod":
+      rows.append(row(name, e_c, 0.006, 0.84))
+    elif isinstance(e_c, tuple):  # MatViT: expert i is width D/2^(3-i).
+      i = e_c.index(1.0)
+      gf = DENSE_GF / 4 ** (3 - i)
+      rows.append(row(name, e_c, gf, family_acc(gf) - 0.01))
+    else:
+      acc = MONE_ACC.get(e_c, 0.8) + SEED_NOISE.get(run.seed, 0)
+      if run.group == "adaptive":
+        acc -= 0.005
+      rows.append(row(name, e_c, DENSE_GF * e_c, acc))
+  return rows
+
+
+def write_summaries(directory, skip=()):
+  for run in plan.bv_runs("full"):
+    if run.name in skip:
+      continue
+    summaries.write(directory, summaries.make(
+        "bv", run.name, "full", args=run.args, seed=run.seed,
+        steps=2 * plan.STEPS if run.group == "iso" else plan.STEPS,
+        wall_s=60.0, train_s=50.0, eval_s=10.0, command=run.command("w"),
+        group=run.group, rows=fake_rows(run)))
+
+
+def section(page, number):
+  return page.split(f"\n## {number}.", 1)[1].split("\n## ", 1)[0]
+
+
+class ReportFromSummariesTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.tmp = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, self.tmp)
+    self.out = os.path.join(self.tmp, "docs")
+    self.dir = summaries.directory(self.out)
+
+  def page(self):
+    with open(report.write(self.dir, self.out, "full")) as f:
+      return f.read()
+
+  def test_figure3_verdict_in_numbers(self):
+    write_summaries(self.dir)
+    part = section(self.page(), 7)
+    self.assertNotIn("pending", part)
+    # The dense family: 6 widths, the recipe's with 3 seeds.
+    self.assertIn("| dense ViT | 16 | 0.62 | 80.00 ± 0.00 | 1 |", part)
+    self.assertIn("| dense ViT | 64 | 10.00 | 90.00 ± 1.00 | 3 |", part)
+    self.assertIn("| MatViT nested model | 8 | 0.16 |", part)
+    self.assertIn("| MoNE | e_c 0.4 | 4.00 | 88.00 ± 1.00 | 3 |", part)
+    self.assertIn("| MoNE isoFLOPs (800 steps) | e_c 0.4 |", part)
+    # e_c 0.4 at 4 MFLOPs: the family there, by hand (linear in log FLOPs).
+    ref = family_acc(0.004)
+    ratio = 2 ** ((0.88 - 0.80) / 0.025) * family_gflops(16) / 0.004
+    self.assertIn(f"| 0.4 | 4.00 | 88.00 | {100 * ref:.2f} | "
+                  f"{100 * (0.88 - ref):+.2f} | {ratio:.2f}x |", part)
+    # Against the dense ViT of its width (2.5x fewer FLOPs), paired by
+    # seed: -0.02, -0.04, 0.00.
+    self.assertIn("| 0.4 | 2.50x | 88.00 ± 1.00 (3) | 90.00 ± 1.00 (3) | "
+                  "-2.00 ± 2.00 (3) | no |", part)
+    self.assertNotIn("| 0.6 | 1.67x", part)  # Less than 2x: not a row.
+    self.assertIn("Mixture-of-Depths: 84.00% at 6.00 MFLOPs", part)
+    self.assertIn("at its budget: e_c 0.2 -0.50, e_c 0.3 -0.50, e_c 0.4 "
+                  "-0.50, e_c 0.6 -0.50 points (target: within 1)", part)
+    self.assertIn("against MatViT's nested models at equal FLOPs", part)
+    self.assertIn("3 seeds for MoNE and the dense ViT of its width", part)
+    self.assertTrue(os.path.exists(os.path.join(
+        self.out, "results", "figure3_accuracy_vs_flops.png")))
+
+  def test_pending_parts_are_said_never_made_up(self):
+    write_summaries(self.dir, skip=("ec0.4_s2", "matvit_s0", "mod_s0",
+                                    "dense_w96_s0"))
+    page = self.page()
+    part = section(page, 7)
+    total = len(plan.group_runs("full", plan.FIGURE3_GROUPS))
+    self.assertIn(f"pending ({total - 4} of {total} runs done; missing: ",
+                  part)
+    self.assertNotIn("MatViT nested model |", part)
+    self.assertNotIn("Mixture-of-Depths:", part)
+    self.assertNotIn("| dense ViT | 96 |", part)
+    # Two seeds of e_c 0.4: the mean and the pairing say so.
+    self.assertIn("| MoNE | e_c 0.4 | 4.00 | 87.50 ± 0.71 | 2 |", part)
+    self.assertIn("(2) |", part)
+    self.assertIn("pending (15 of 16 runs done; missing: ec0.4_s2)",
+                  section(page, 1))
+    done = len(plan.bv_runs("full")) - 4
+    self.assertIn(f"Progress: {done} of ", page)
+
+  def test_nothing_run_yet(self):
+    page = self.page()
+    for number in (1, 2, 3, 4, 6, 7):
+      self.assertIn("Not run yet: pending (0 of", section(page, number))
+
+  def test_stale_summaries_are_not_read(self):
+    write_summaries(self.dir)
+    name_changed = dict(plan.RECIPE, steps=plan.STEPS + 1)
+    old = dict(plan.RECIPE)
+    plan.RECIPE.update(name_changed)
+    try:
+      page = self.page()
+    finally:
+      plan.RECIPE.clear()
+      plan.RECIPE.update(old)
+    self.assertIn("Not run yet: pending (0 of", section(page, 7))
+
+
+if __name__ == "__main__":
+  absltest.main()
