@@ -91,7 +91,17 @@ def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=in
       ones.
   """
   init_file = bv_vit.VANITY_NAMES.get(init_file, init_file)
-  restored = bv_vit.fix_old_checkpoints(utils.load_params(init_file))
+  raw = utils.load_params(init_file)
+  restored = bv_vit.fix_old_checkpoints(raw)
+  # Its convert_pre_linen renumbers siblings `<name>_<i>` from 0, which
+  # renames Mixture-of-Depths routers (router_1, router_3: named by their
+  # block) to router_0, router_1: keep them as saved.
+  routers = {k: v for k, v in raw.get("Transformer", {}).items()
+             if re.fullmatch(r"router_\d+", k)}
+  if routers:
+    restored["Transformer"] = {
+        **{k: v for k, v in restored["Transformer"].items()
+           if not re.fullmatch(r"router_\d+", k)}, **routers}
   # Scan (stacked layers) and python-loop checkpoints load into either mode.
   scanned = "encoderblock" in restored.get("Transformer", {})
   if (model_cfg or {}).get("scan") and not scanned:
