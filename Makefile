@@ -83,13 +83,22 @@ test: setup data frameworks
 # Regenerates docs/results.md and docs/results/*.png: every run of
 # experiments/results/plan.py through Big Vision's and Scenic's trainers, then
 # the benchmark (alone on the machine), then the report; needs the frameworks
-# (`make frameworks`). Finished runs are kept in $(WORKDIR)/results/full, so
-# it resumes after an interruption; delete that directory to start over.
+# (`make frameworks`). Each finished run writes a summary to
+# docs/results/runs/<run>.json (commit them): the plan skips runs whose
+# summary is there (of the current recipe, plan.RECIPE), so it spans
+# sessions; it says how many runs are done and pending, and Ctrl-C stops it.
+# A bounded chunk: make results RESULTS_ARGS=--budget_minutes=100 (or
+# --max_runs=4). `make results-page`: the page from the summaries alone.
 RESULTS_JOBS ?= 2
-.PHONY: results results-reduced
+RESULTS_ARGS ?=
+.PHONY: results results-reduced results-page
 results: setup data
 	$(PYTHON) -m experiments.results.run --mode=full \
-	  --root=$(WORKDIR)/results --out=docs --jobs=$(RESULTS_JOBS)
+	  --root=$(WORKDIR)/results --out=docs --jobs=$(RESULTS_JOBS) \
+	  $(RESULTS_ARGS)
+
+results-page:
+	$(PYTHON) -m experiments.results.report --out=docs
 
 # The same scripts on tiny settings, in a few minutes (tests/results_test.py
 # runs this); the page goes to $(WORKDIR)/results/reduced/docs.
