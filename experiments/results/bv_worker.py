@@ -231,6 +231,7 @@ def main(argv):
                        f"{_MODE.value} plan: {[r.name for r in runs]}.")
     runs = [r for r in runs if r.name in _RUNS.value]
   summary_dir = _SUMMARIES.value
+  failed = []
   for run in runs:
     workdir = os.path.join(_ROOT.value, "bv", run.name)
     result_path = os.path.join(workdir, "result.json")
@@ -252,7 +253,15 @@ def main(argv):
       continue
     fresh_workdir(workdir, run)
     logging.info("Results run %s: %s", run.name, run.command(workdir))
-    result = run_one(run, workdir)
+    try:
+      result = run_one(run, workdir)
+    except Exception:  # pylint: disable=broad-except
+      # One broken run must not cost the others of this session.
+      logging.exception("Results run %s failed.", run.name)
+      print(f"FAILED {run.name} (see this log)", flush=True)
+      failed.append(run.name)
+      os.remove(os.path.join(workdir, "claim"))
+      continue
     with open(result_path + ".tmp", "w") as f:
       json.dump(result, f, indent=1)
     os.replace(result_path + ".tmp", result_path)
@@ -261,6 +270,8 @@ def main(argv):
     os.remove(os.path.join(workdir, "claim"))
     print(f"done {run.name}: train {result['train_s']:.0f} s, eval "
           f"{result['eval_s']:.0f} s", flush=True)
+  if failed:
+    raise RuntimeError(f"Runs failed: {failed}; their tracebacks are above.")
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ class Item:
   cost: float = 1.0
 
 
-def plan_items(mode, root, summary_dir, skip=()):
+def plan_items(mode, summary_dir, skip=()):
   """Every run of the plan that leaves a summary, and whether it is done."""
   items = []
   if "bv" not in skip:
@@ -134,13 +134,14 @@ def plan_items(mode, root, summary_dir, skip=()):
     tag = plan_lib.recipe_tag("benchmark", mode)
     for model, args in BENCHMARKS[mode].items():
       name = f"benchmark_{model}"
-      s = loading_json(summaries_lib.path(summary_dir, name))
+      s = _read_json(summaries_lib.path(summary_dir, name))
       items.append(Item(name, name, bool(s) and s.get("recipe") == tag and
                         s.get("args") == args))
   return items
 
 
-def loading_json(path):
+def _read_json(path):
+  """The JSON file at `path`; None if it is missing or half-written."""
   if not os.path.exists(path):
     return None
   with open(path) as f:
@@ -374,8 +375,12 @@ def summarise_job(mode, root, summary_dir, job, wall):
     if summaries_lib.done(summary_dir, mode, run):
       return
     workdir = os.path.join(root, "scenic", run.name)
-    final = loading_json(os.path.join(workdir, "final_eval.json"))
-    walls = loading_json(os.path.join(root, "walls.json")) or {}
+    final = _read_json(os.path.join(workdir, "final_eval.json"))
+    if final is None:
+      logging.warning("%s ended without final_eval.json: no summary.",
+                      job.name)
+      return
+    walls = _read_json(os.path.join(root, "walls.json")) or {}
     summaries_lib.write(summary_dir, summaries_lib.make(
         "scenic", run.name, mode, args=summaries_lib.scenic_args(run),
         steps=final.get("step"), wall_s=wall or walls.get(job.name),
@@ -389,11 +394,11 @@ def summarise_job(mode, root, summary_dir, job, wall):
         summaries_lib.write_routing(summary_dir, run.name, last[-1])
   else:
     model = job.name[len("benchmark_"):]
-    result = loading_json(job.done)
-    old = loading_json(summaries_lib.path(summary_dir, job.summary))
+    result = _read_json(job.done)
+    old = _read_json(summaries_lib.path(summary_dir, job.summary))
     if old and old.get("result") == result:
       return
-    walls = loading_json(os.path.join(root, "walls.json")) or {}
+    walls = _read_json(os.path.join(root, "walls.json")) or {}
     summaries_lib.write(summary_dir, summaries_lib.make(
         "benchmark", job.summary, mode, args=BENCHMARKS[mode][model],
         wall_s=wall or walls.get(job.name), result=result))
@@ -437,8 +442,9 @@ def main(argv):
   os.makedirs(root, exist_ok=True)
   t0 = time.time()
   deadline = t0 + 60 * _BUDGET.value if _BUDGET.value else 0.0
-  items = plan_items(mode, root, summary_dir, _SKIP.value)
+  items = plan_items(mode, summary_dir, _SKIP.value)
   chosen = [i.name for i in select(items, _MAX_RUNS.value)]
+  error = None
   for line in progress(items, mode, chosen):
     print(line, flush=True)
   if chosen:
@@ -461,21 +467,25 @@ def main(argv):
       run_jobs(jobs, root, _JOBS.value,
                lambda job, wall: summarise_job(mode, root, summary_dir, job,
                                                wall), deadline)
+    except RuntimeError as e:  # A failed run: the page still shows the rest.
+      error = e
     except (Stopped, KeyboardInterrupt):
-      items = plan_items(mode, root, summary_dir, _SKIP.value)
+      items = plan_items(mode, summary_dir, _SKIP.value)
       print(f"Stopped. {sum(i.done for i in items)} of {len(items)} runs "
-            "done; run the same command again to go on (the page: "
-            "python -m experiments.results.report).", flush=True)
+            "done; run the same command again to go on (the page from "
+            "what is done: make results-page).", flush=True)
       sys.exit(130)
     finally:
       os.remove(lock)
   _record_walls(root, {"plan_s": round(time.time() - t0, 1)})
-  items = plan_items(mode, root, summary_dir, _SKIP.value)
+  items = plan_items(mode, summary_dir, _SKIP.value)
   print(f"Plan ({mode}): {sum(i.done for i in items)} of {len(items)} runs "
         "done.", flush=True)
   written = report_lib.write(summary_dir, _OUT.value, mode=mode,
                              jobs=_JOBS.value)
   print(f"Wrote {written}", flush=True)
+  if error:
+    raise error
 
 
 if __name__ == "__main__":

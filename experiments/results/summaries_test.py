@@ -68,7 +68,7 @@ class SummariesTest(absltest.TestCase):
     summaries.write(self.dir, bv_summary(run))
     self.assertTrue(summaries.done(self.dir, "full", run))
     # The plan skips it: not pending, not chosen.
-    items = run_lib.plan_items("full", self.dir, self.dir, ("scenic",
+    items = run_lib.plan_items("full", self.dir, ("scenic",
                                                            "benchmark"))
     self.assertEqual(sum(i.done for i in items), 1)
     self.assertEqual(len(items), len(self.runs))
@@ -127,7 +127,7 @@ class SummariesTest(absltest.TestCase):
     self.assertTrue(summaries.done(self.dir, "full", video))
     self.assertNotIn("{root}/nested", summaries.scenic_args(video).replace(
         "{root}", "X"))
-    items = run_lib.plan_items("full", self.dir, self.dir, ("bv",))
+    items = run_lib.plan_items("full", self.dir, ("bv",))
     self.assertEqual([i.name for i in items if i.done], [video.name])
     self.assertLen(items, len(plan.scenic_runs("full")) + 2)
 
