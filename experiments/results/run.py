@@ -326,6 +326,16 @@ def run_jobs(jobs, root, parallel, on_done=None, deadline=0.0):
   return walls
 
 
+def _alive(pid):
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False  # A lock left by a killed plan.
+  except PermissionError:
+    return True  # Someone else's process.
+  return True
+
+
 def _lock(root):
   """One plan per root at a time: <root>/plan.lock holds the pid."""
   path = os.path.join(root, "plan.lock")
@@ -333,13 +343,9 @@ def _lock(root):
     with open(path) as f:
       text = f.read().strip()
     pid = int(text) if text.isdigit() else 0
-    try:
-      if pid and pid != os.getpid():
-        os.kill(pid, 0)
-        raise RuntimeError(f"Another plan (pid {pid}) runs in {root}; stop "
-                           f"it or delete {path} if it is gone.")
-    except ProcessLookupError:
-      pass  # Left by a killed plan.
+    if pid and pid != os.getpid() and _alive(pid):
+      raise RuntimeError(f"Another plan (pid {pid}) runs in {root}; stop "
+                         f"it or delete {path} if it is gone.")
   with open(path, "w") as f:
     f.write(str(os.getpid()))
   # Claims of image runs left by a killed plan: nobody works on them now.
