@@ -20,7 +20,8 @@ the trainers they launch, which inherit the environment) shares one cache
 directory: $MONE_TEST_JAX_CACHE, else ~/.cache/mone_plugin/jax_test_cache.
 Set MONE_TEST_JAX_CACHE=off to compile everything afresh. The cache holds
 compiled executables keyed by the program and the JAX/XLA version and flags,
-so it changes how long a test takes, never what it computes.
+so it changes how long a test takes, never what it computes. A full run
+adds a few hundred MB at most; delete the directory to reclaim it.
 """
 
 import os
@@ -38,8 +39,6 @@ def _configure():
   # one by one but there are hundreds of them.
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
   os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
-  # Bounded (least recently used entries go first).
-  os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2 << 30))
 
 
 _configure()
