@@ -22,6 +22,7 @@ trainers draw them (one palette, a legend of expert widths).
 import os
 
 import matplotlib
+from matplotlib import ticker
 import numpy as np
 
 from experiments.results import loading
@@ -227,6 +228,10 @@ def figure3(plots, data):
     ax.scatter([1e3 * data["iso"][1]], [100 * data["iso"][2]], marker="*",
                s=90, color="C3", label="MoNE isoFLOPs", zorder=3)
   ax.set_xscale("log")
+  # Plain numbers at 1, 2, 5 x 10^k (not "3 x 10^0").
+  ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+  ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+  ax.xaxis.set_minor_formatter(ticker.NullFormatter())
   ax.set_xlabel("inference MFLOPs per image (log)")
   ax.set_ylabel("precision@1 (%)")
   ax.set_title("Fashion-MNIST: the paper's Figure 3 at small scale")

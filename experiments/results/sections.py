@@ -788,9 +788,12 @@ def figure3_section(runs, plots):
                                      "no runs in this plan") + ".", ""]
   data = figure3_data(runs)
   r = plan_lib.RECIPE
+  recipe = (f"`plan.RECIPE`: {r['steps']} steps of batch {r['batch']}, ViT "
+            f"depth {r['depth']}" if runs.mode == "full" else
+            f"the {runs.mode} mode's `runlocal` settings, 10 steps of a "
+            "2-layer ViT on 64 test images, and only the runs its plan has")
   out += [
-      "Every model trained with the same recipe (`plan.RECIPE`: "
-      f"{r['steps']} steps of batch {r['batch']}, ViT depth {r['depth']}, "
+      f"Every model trained with the same recipe ({recipe}, "
       f"patch 4, 32x32 px, `configs/mone_fashion_mnist.py`; recipe "
       f"`{plan_lib.recipe_tag('bv', runs.mode)}`), precision@1 on the test "
       "split; GFLOPs are analytic inference FLOPs per image (a multiply-add "

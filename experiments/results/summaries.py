@@ -91,7 +91,11 @@ def make(kind, name, mode, *, args, seed=0, steps=None, wall_s=None,
     raise ValueError(f"kind={kind!r} is unknown; allowed: {KINDS}.")
   return _jsonable({
       "format": FORMAT, "kind": kind, "name": name, "mode": mode,
-      "recipe": plan_lib.recipe_tag(kind, mode), "args": args, "seed": seed,
+      "recipe": plan_lib.recipe_tag(kind, mode),
+      # What the tag stands for, readable (image runs of the full plan).
+      "recipe_spec": ({**plan_lib.RECIPE, "extra": list(plan_lib.RECIPE_EXTRA)}
+                      if kind == "bv" and mode == "full" else None),
+      "args": args, "seed": seed,
       "steps": steps, "wall_s": wall_s,
       "date": datetime.datetime.now(datetime.timezone.utc).strftime(
           "%Y-%m-%dT%H:%M:%SZ"),
