@@ -85,7 +85,7 @@ class SummariesTest(absltest.TestCase):
     summaries.write(self.dir, bv_summary(run))
     with mock.patch.dict(plan.RECIPE, steps=plan.STEPS * 2):
       new_run = {r.name: r for r in plan.bv_runs("full")}["ec0.4_s1"]
-      with self.assertLogs(level="INFO") as logs:
+      with self.assertLogs(logger="absl", level="INFO") as logs:
         self.assertFalse(summaries.done(self.dir, "full", new_run))
         self.assertEqual(summaries.load(self.dir, "bv", "full"), {})
       self.assertTrue(any("Stale summary" in m and "recipe" in m
