@@ -99,6 +99,17 @@ class FashionMnistConfigTest(absltest.TestCase):
     self.assertEqual(list(config.evals), ["test"])
     self.assertEqual(config.evals.test.data.split, "test")
 
+  def test_mod_refuses_a_mone_budget(self):
+    # Mixture-of-Depths has no MoNE budget: a budget beside it is a mistake,
+    # named, not silently ignored.
+    for arg in ("mod,e_c=0.3", "mod,matvit", "mod,gflops=0.005",
+                "mod,iso_flops"):
+      with self.assertRaisesRegex(ValueError, "do not combine it with "
+                                  "matvit, e_c, gflops or iso_flops"):
+        get_config("mone_fashion_mnist", arg)
+    self.assertEqual(get_config("mone_fashion_mnist",
+                                "mod").model.mod_capacity, 0.125)
+
 
 if __name__ == "__main__":
   absltest.main()
