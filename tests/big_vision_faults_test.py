@@ -22,6 +22,7 @@ file, a NaN) and resume it with another config or a second trainer.
 
 import importlib.util
 import json
+import math
 import os
 import shutil
 import signal
@@ -109,7 +110,14 @@ class BigVisionFaultsTest(absltest.TestCase):
     checkpoints.verify(params, params, source=ckpt)  # All finite.
     with open(os.path.join(self.workdir, "big_vision_metrics.txt")) as f:
       rows = [json.loads(line) for line in f]
-    self.assertNotIn(2, [r["step"] for r in rows])
+    # Big Vision's timing warmup may log step 2's clock (uptime, examples
+    # seen: timing-dependent); nothing the diverged step computed is written.
+    for r in rows:
+      self.assertTrue(all(math.isfinite(v) for v in r.values()
+                          if isinstance(v, (int, float))), r)
+      if r["step"] == 2:
+        self.assertFalse({k for k in r if "loss" in k or "l2_" in k
+                          or "prec@1" in k}, r)
     for r in rows:
       self.assertTrue(all(np.isfinite(v) for v in r.values()
                           if isinstance(v, float)), r)
