@@ -78,6 +78,9 @@ _BUDGET = flags.DEFINE_float(
     "budget_minutes", 0, "Start no run after this many minutes, nor one "
     "whose estimated time (from the summaries of finished runs) would end "
     "after it; then write the page (0: no limit).")
+_RUNS = flags.DEFINE_list(
+    "runs", [], "Run only these pending runs of the plan (names as in "
+    "docs/results/runs, e.g. dense_s0,ec0.3_s0; empty: any).")
 _SUMMARIES = flags.DEFINE_string(
     "summaries", None, "Where the run summaries are (default: "
     "<out>/results/runs, docs/results/runs for `make results`).")
@@ -151,9 +154,19 @@ def _read_json(path):
       return None
 
 
-def select(items, max_runs):
-  """The pending items this invocation runs (the first `max_runs`)."""
-  pending = [i for i in items if not i.done]
+def select(items, max_runs, names=()):
+  """The pending items this invocation runs (the first `max_runs`).
+
+  Args:
+    items: the plan's `Item`s.
+    max_runs: at most this many (0: no limit).
+    names: only these (empty: any); a name the plan does not have fails.
+  """
+  unknown = sorted(set(names) - {i.name for i in items})
+  if unknown:
+    raise ValueError(f"--runs={','.join(unknown)}: not runs of the plan; "
+                     f"allowed: {', '.join(i.name for i in items)}.")
+  pending = [i for i in items if not i.done and (not names or i.name in names)]
   return pending[:max_runs] if max_runs > 0 else pending
 
 
@@ -449,7 +462,7 @@ def main(argv):
   t0 = time.time()
   deadline = t0 + 60 * _BUDGET.value if _BUDGET.value else 0.0
   items = plan_items(mode, summary_dir, _SKIP.value)
-  chosen = [i.name for i in select(items, _MAX_RUNS.value)]
+  chosen = [i.name for i in select(items, _MAX_RUNS.value, _RUNS.value)]
   error = None
   for line in progress(items, mode, chosen):
     print(line, flush=True)

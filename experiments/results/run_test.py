@@ -78,6 +78,17 @@ class JobsTest(absltest.TestCase):
     # (130 + 80) s over costs 1.3 + 0.8.
     self.assertAlmostEqual(run_lib.sec_per_cost(self.root, "full"), 100.0)
 
+  def test_select_by_name(self):
+    items = [run_lib.Item("dense_s0", "bv", True),
+             run_lib.Item("ec0.3_s0", "bv", False),
+             run_lib.Item("ec0.4_s0", "bv", False)]
+    self.assertEqual([i.name for i in run_lib.select(items, 0)],
+                     ["ec0.3_s0", "ec0.4_s0"])
+    self.assertEqual([i.name for i in run_lib.select(
+        items, 0, ["dense_s0", "ec0.4_s0"])], ["ec0.4_s0"])  # One is done.
+    with self.assertRaisesRegex(ValueError, "ec0.5_s0.*allowed: dense_s0"):
+      run_lib.select(items, 0, ["ec0.5_s0"])
+
   def test_lock_clears_stale_claims(self):
     claim = os.path.join(self.root, "bv", "dense_s0", "claim")
     os.makedirs(os.path.dirname(claim))
