@@ -20,8 +20,13 @@ importable under the names Big Vision looks them up by:
 
   big_vision.models.proj.mone.vit      -> mone_plugin.big_vision.vit
   big_vision.trainers.proj.mone.train  -> mone_plugin.big_vision.train
+  big_vision.pp.proj.mone.ops_text     -> mone_plugin.big_vision.ops_text
+  big_vision.evaluators.proj.mone.discriminative_classifier
+      -> mone_plugin.big_vision.discriminative_classifier
 
-so that `config.model_name = "proj.mone.vit"` works in any Big Vision trainer.
+so that `config.model_name = "proj.mone.vit"` works in any Big Vision trainer
+(and so do `pp_modules=[..., "proj.mone.ops_text"]` and the evaluator type
+`"proj.mone.discriminative_classifier"`).
 The aliases resolve lazily (the trainer defines absl flags, so it is imported
 only when asked for) and only when the checkout has no such module itself
 (a tree patched with `patches/big_vision/` wins).
@@ -43,6 +48,9 @@ compat.apply()
 MODULES = {
     "big_vision.models.proj.mone.vit": "mone_plugin.big_vision.vit",
     "big_vision.trainers.proj.mone.train": "mone_plugin.big_vision.train",
+    "big_vision.pp.proj.mone.ops_text": "mone_plugin.big_vision.ops_text",
+    "big_vision.evaluators.proj.mone.discriminative_classifier":
+        "mone_plugin.big_vision.discriminative_classifier",
 }
 _PACKAGES = {name.rpartition(".")[0] for name in MODULES}
 

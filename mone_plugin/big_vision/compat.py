@@ -22,9 +22,18 @@
    `tensorflow_addons`, which does not import under TF 2.21 / Keras 3. When it
    is missing or broken, a `tensorflow_addons.image` module made of
    `mone_plugin.big_vision.tfa_image` stands in for it.
+3. Project trainers (e.g. SigLIP's `trainers/proj/image_text/siglip.py`) call
+   `jax.tree_map` and `jax.tree_leaves`, which JAX 0.6 removed: they become
+   `jax.tree.map` and `jax.tree.leaves` again.
+4. The SigLIP trainer calls `jax.distributed.initialize()` unconditionally,
+   which raises on a single host without a cluster (Big Vision's own
+   `train.py` calls it only under `$BV_JAX_INIT`): without a cluster to
+   join, it logs and returns.
 
-`apply()` installs both into the running process; `patches/generate.py` turns
-the same code into `git am`-able patches for a Big Vision checkout.
+`apply()` installs all four into the running process; `patches/generate.py`
+turns the code of 1 and 2 into `git am`-able patches for a Big Vision checkout
+(3 and 4 concern Big Vision's own SigLIP trainer, which the patches leave as
+it is).
 """
 
 import importlib
@@ -73,9 +82,37 @@ def install_tfa_image():
                tfa_image.__name__)
 
 
+def _restore_tree_aliases():
+  for old, new in (("tree_map", jax.tree.map),
+                   ("tree_leaves", jax.tree.leaves)):
+    if not hasattr(jax, old):
+      setattr(jax, old, new)
+
+
+def _single_host_distributed_initialize():
+  """Lets `jax.distributed.initialize()` pass when there is no cluster."""
+  initialize = jax.distributed.initialize
+  if getattr(initialize, "mone_single_host", False):
+    return
+
+  def initialize_or_stay_single(*args, **kwargs):
+    try:
+      return initialize(*args, **kwargs)
+    except ValueError as e:  # No coordinator given nor detected.
+      if args or kwargs or "coordinator_address" not in str(e):
+        raise
+      logging.info("jax.distributed.initialize(): %s Running as a single "
+                   "process.", e)
+
+  initialize_or_stay_single.mone_single_host = True
+  jax.distributed.initialize = initialize_or_stay_single
+
+
 def apply():
-  """Installs both fixes into the running process (idempotent)."""
+  """Installs the fixes into the running process (idempotent)."""
   if u.sync is not sync:
     u.sync = sync
   if "tensorflow_addons.image" not in sys.modules:
     install_tfa_image()
+  _restore_tree_aliases()
+  _single_host_distributed_initialize()

@@ -1,0 +1,116 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""SigLIP with a MoNE image tower through Big Vision's own SigLIP trainer.
+
+One tiny run of `configs/mone_siglip_fashion_mnist.py:runlocal` (two-layer
+image tower at e_c=0.5, one-layer text tower, captions from the class names,
+local data) as Big Vision users start it, then the zero-shot accuracy of
+Big Vision's discriminative classifier at e_c = 0.3, 0.5 and 1 on the same
+weights.
+"""
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+from absl.testing import absltest
+
+from mone_plugin import frameworks
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(REPO, "configs", "mone_siglip_fashion_mnist.py")
+TINY = "runlocal,steps=100,lr=0.001"
+BUDGETS = ("ec0.3", "ec0.5", "ec1")
+HAVE_BV = frameworks.available("big_vision")
+HAVE_SP = importlib.util.find_spec("sentencepiece") is not None
+
+
+@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(HAVE_SP, "sentencepiece not installed (Big Vision's "
+                     "text ops need it).")
+class BigVisionSiglipTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
+    prepare.ensure_prepared("fashion_mnist_local")
+    cls.tmp = tempfile.TemporaryDirectory()
+    cls.workdir = os.path.join(cls.tmp.name, "siglip")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    # The suite's shared compilation cache (conftest.py) when there is one.
+    env.setdefault("JAX_COMPILATION_CACHE_DIR",
+                   os.path.join(cls.tmp.name, "jax_cache"))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (REPO, frameworks.checkout_dir("big_vision"),
+                    os.environ.get("PYTHONPATH")) if p)
+    # Big Vision's SigLIP trainer, unmodified; the config registers MoNE.
+    result = subprocess.run(
+        [sys.executable, "-m", "big_vision.trainers.proj.image_text.siglip",
+         f"--config={CONFIG}:{TINY},tokenizer_dir={cls.tmp.name}",
+         f"--workdir={cls.workdir}"],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
+        check=False)
+    if result.returncode:
+      raise AssertionError(f"SigLIP trainer failed ({result.returncode}):\n"
+                           f"{result.stderr[-5000:]}")
+    with open(os.path.join(cls.workdir, "big_vision_metrics.txt")) as f:
+      cls.metrics = [json.loads(line) for line in f]
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.tmp.cleanup()
+    super().tearDownClass()
+
+  def test_trains_to_the_last_step_and_loss_falls(self):
+    losses = {m["step"]: m["training_loss"] for m in self.metrics
+              if "training_loss" in m}
+    self.assertEqual(max(losses), 100)
+    self.assertLess(losses[100], losses[min(losses)] - 1.0, losses)
+    # SigLIP's loss when every logit is equal (towers that cannot tell the
+    # captions apart): log B + (B - 1) log(B / (B - 1)), 4.450 at B = 32.
+    b = 32
+    collapsed = math.log(b) + (b - 1) * math.log(b / (b - 1))
+    self.assertLess(min(v for k, v in losses.items() if k >= 50),
+                    collapsed - 0.05, losses)
+
+  def test_one_zero_shot_accuracy_per_budget(self):
+    last = self.metrics[-1]
+    self.assertEqual(last["step"], 100)
+    found = sorted(k for k in last if k.startswith("zeroshot_"))
+    self.assertEqual(found, [f"zeroshot_{b}/fashion_mnist_local_accuracy"
+                             for b in BUDGETS])
+    for k in found:
+      self.assertTrue(math.isfinite(last[k]), (k, last[k]))
+      self.assertBetween(last[k], 0.0, 1.0)
+    # Only after training (skip_first): no zero-shot metric before step 100.
+    self.assertEmpty([k for m in self.metrics[:-1] for k in m
+                      if k.startswith("zeroshot_") and m["step"] != 100])
+
+  def test_image_tower_trains_below_full_budget(self):
+    with open(os.path.join(self.workdir, "config.json")) as f:
+      config = json.load(f)
+    self.assertEqual(config["model"]["image_model"], "proj.mone.vit")
+    self.assertEqual(config["model"]["image"]["e_c"], 0.5)
+    self.assertEqual(
+        sorted(e["e_c"] for e in config["evals"].values()), [0.3, 0.5, 1.0])
+
+
+if __name__ == "__main__":
+  absltest.main()
