@@ -179,6 +179,40 @@ def _big_vision_forward(variant, params, x):
   return functools.partial(f, bv_params)
 
 
+def _big_vision_train_step(variant, params, x, labels, tx, **model_kw):
+  """One SGD step of Big Vision's own dense ViT, f(x), or None.
+
+  Args:
+    variant: the ViT variant ("B/16").
+    params: our variables of the same layout (`model_kw` as ours: scanned
+      or not); the router and alpha are dropped.
+    x: the batch.
+    labels: one-hot labels.
+    tx: the optax optimizer (the same as ours).
+    **model_kw: Big Vision ViT fields (scan, remat_policy).
+  """
+  if not frameworks.available("big_vision"):
+    return None
+  frameworks.ensure("big_vision")
+  import big_vision.models.vit as bv_vit  # pylint: disable=g-import-not-at-top
+  model = bv_vit.Model(1000, variant=variant, **model_kw)
+  enc = {k: v for k, v in params["params"]["Transformer"].items()
+         if k not in ("router", "alpha")}
+  bv_params = {"params": {**params["params"], "Transformer": enc}}
+  opt_state = tx.init(bv_params)
+
+  def loss_fn(p, x):
+    logits = model.apply(p, x, train=True)[0]
+    return optax.softmax_cross_entropy(logits, labels).mean()
+
+  @jax.jit
+  def step(p, x):
+    grads = jax.grad(loss_fn)(p, x)
+    updates, _ = tx.update(grads, opt_state, p)
+    return optax.apply_updates(p, updates)
+  return functools.partial(step, bv_params)
+
+
 def run(variant, image_size, batch, e_cs, reps, train=True,
         saved_model=False, inference_opt=False):
   """Times dense and MoNE ViT; returns a list of result rows."""
@@ -221,8 +255,14 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
       reference)
   step_ms = {}
   if train:
-    step_ms = _time_round_robin({b: step(b) for b in budgets},
-                                (train_params, x), max(2, reps // 2))
+    steps = {b: functools.partial(step(b), train_params) for b in budgets}
+    if inference_opt:  # Big Vision's ViT, the same scan and remat as ours.
+      ref = _big_vision_train_step(
+          variant, train_params, x, labels, tx, scan=True,
+          remat_policy="everything_saveable")
+      if ref is not None:
+        steps["reference"] = ref
+    step_ms = _time_round_robin(steps, (x,), max(2, reps // 2))
   rows = _rows(budgets, fwds, fwd_ms, step_ms,
                lambda e: flops.vit_gflops(**cfg, e_c=e))
   if "reference" in fwd_ms:
@@ -232,6 +272,11 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
       r["efficiency_vs_big_vision"] = bv_ms / r["fwd_ms"] / r["flop_ratio"]
       r["opt_efficiency_vs_big_vision"] = (
           bv_ms / r["opt_fwd_ms"] / r["flop_ratio"])
+  if "reference" in step_ms:
+    rows[0]["big_vision_train_ms"] = bv_ms = step_ms["reference"]
+    for r in rows:
+      r["train_efficiency_vs_big_vision"] = (
+          bv_ms / r["train_ms"] / r["flop_ratio"])
   if saved_model:
     tf_ms = time_saved_model(model, params["params"], x.shape[1:], batch,
                              budgets, reps)
@@ -314,6 +359,9 @@ def format_table(rows, epr_ms, header):
     if "opt_efficiency_vs_big_vision" in r:
       line += (f"  eff vs BV ViT {r['efficiency_vs_big_vision']:5.2f} / "
                f"inference path {r['opt_efficiency_vs_big_vision']:5.2f}")
+    if "train_efficiency_vs_big_vision" in r:
+      line += (f"  train eff vs BV ViT "
+               f"{r['train_efficiency_vs_big_vision']:5.2f}")
     if "tf_ms" in r:
       line += f"  TF SavedModel {r['tf_ms']:8.1f} ms {r['tf_speedup']:6.2f}x"
     lines.append(line)
@@ -322,6 +370,10 @@ def format_table(rows, epr_ms, header):
                  f"{rows[0]['big_vision_ms']:.1f} ms forward; dense above: "
                  f"{rows[0]['fwd_ms']:.1f} ms (eff vs BV ViT: forward "
                  "speedup over it / FLOP ratio)")
+  if "big_vision_train_ms" in rows[0]:
+    lines.append(f"Big Vision's own dense ViT train step (same weights, "
+                 f"scan and remat): {rows[0]['big_vision_train_ms']:.1f} ms; "
+                 f"dense above: {rows[0]['train_ms']:.1f} ms")
   smallest = min((r for r in rows if r["e_c"] is not None),
                  key=lambda r: r["fwd_ms"])
   lines.append(f"router + EPR: {epr_ms:.2f} ms = "

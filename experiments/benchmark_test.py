@@ -17,6 +17,7 @@ from absl.testing import absltest
 
 from experiments import benchmark
 from mone_plugin import flops
+from mone_plugin import frameworks
 
 
 class BenchmarkTest(absltest.TestCase):
@@ -40,6 +41,12 @@ class BenchmarkTest(absltest.TestCase):
       self.assertAlmostEqual(r["opt_efficiency"],
                              r["opt_speedup"] / r["flop_ratio"])
     self.assertGreater(epr_ms, 0)
+    if frameworks.available("big_vision"):  # Big Vision's ViT: the reference.
+      bv_train = dense["big_vision_train_ms"]
+      self.assertGreater(bv_train, 0)
+      for r in rows:
+        self.assertAlmostEqual(r["train_efficiency_vs_big_vision"],
+                               bv_train / r["train_ms"] / r["flop_ratio"])
     table = benchmark.format_table(rows, epr_ms, "header")
     self.assertIn("inference path", table)
     self.assertIn("dense", table)
