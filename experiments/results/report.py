@@ -28,6 +28,7 @@ and matplotlib only.
 text; this module puts the page together.
 """
 
+import glob
 import os
 import time
 
@@ -85,6 +86,13 @@ def write(summary_dir, out_dir, mode="full", jobs=2):
       f"- Run time: {sections.minutes(bv_s + video_s + bench_s)} summed over the "
       f"runs (images {sections.minutes(bv_s)}, video {sections.minutes(video_s)}, speed "
       f"{sections.minutes(bench_s)}); the training runs go {jobs} at a time.", ""]
+  archive = sorted(glob.glob(os.path.join(out_dir, "results", "archive",
+                                          "*.md")))
+  if archive and mode == "full":
+    head += ["Earlier pages, of older recipes and superseded (kept for the "
+             "record; their numbers do not describe the current code): " +
+             ", ".join(f"[{os.path.basename(a)}](results/archive/"
+                       f"{os.path.basename(a)})" for a in archive) + ".", ""]
   if mode != "full":
     head += [f"**This page is from the {mode} mode**: a few steps of tiny "
              "models on small test splits, to check that the scripts run. "

@@ -114,7 +114,8 @@ class ReportFromSummariesTest(absltest.TestCase):
     self.assertIn("| dense ViT | 64 | 10.00 | 90.00 ± 1.00 | 3 |", part)
     self.assertIn("| MatViT nested model | 8 | 0.16 |", part)
     self.assertIn("| MoNE | e_c 0.4 | 4.00 | 88.00 ± 1.00 | 3 |", part)
-    self.assertIn("| MoNE isoFLOPs (800 steps) | e_c 0.4 |", part)
+    self.assertIn(f"| MoNE isoFLOPs ({2 * plan.STEPS} steps) | e_c 0.4 |",
+                  part)
     # e_c 0.4 at 4 MFLOPs: the family there, by hand (linear in log FLOPs).
     ref = family_acc(0.004)
     ratio = 2 ** ((0.88 - 0.80) / 0.025) * family_gflops(16) / 0.004
@@ -156,6 +157,15 @@ class ReportFromSummariesTest(absltest.TestCase):
     page = self.page()
     for number in (1, 2, 3, 4, 6, 7):
       self.assertIn("Not run yet: pending (0 of", section(page, number))
+
+  def test_archived_pages_are_linked(self):
+    self.assertNotIn("Earlier pages", self.page())
+    archive = os.path.join(self.out, "results", "archive")
+    os.makedirs(archive)
+    open(os.path.join(archive, "results_r1.md"), "w").close()
+    self.assertIn("superseded (kept for the record; their numbers do not "
+                  "describe the current code): [results_r1.md](results/"
+                  "archive/results_r1.md).", self.page())
 
   def test_stale_summaries_are_not_read(self):
     write_summaries(self.dir)
