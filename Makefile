@@ -11,6 +11,7 @@ FRAMEWORKS_DIR ?= $(HOME)/frameworks
 BIG_VISION_COMMIT = 0127fb6b337ee2a27bf4e54dea79cff176527356
 SCENIC_COMMIT = 4a38d475ee89cb821078c0e2bf2065ee030e1535
 DMVR_COMMIT = 77ccedaa084d29239eaeafddb0b2e83843b613a1
+SIMCLR_COMMIT = 383d4143fd8cf7879ae10f1046a9baeb753ff438
 
 .PHONY: setup data frameworks run test benchmark patches patches-bv
 
@@ -22,20 +23,24 @@ setup:
 data: setup
 	$(PYTHON) -m mone_plugin.data.prepare
 
-# Clones Big Vision, Scenic and DMVR at the pinned commits, unless already
-# there. Never fails: offline, it says so in one line per framework, and the
-# tests that need a missing framework skip.
+# Clones Big Vision, Scenic, DMVR and SimCLR at the pinned commits, unless
+# already there (SimCLR's repository is the `simclr` package itself: it goes
+# one level down, to simclr/simclr). Never fails: offline, it says so in one
+# line per framework, and the tests that need a missing framework skip.
 frameworks:
 	@for fw in google-research/big_vision:$(BIG_VISION_COMMIT) \
 	    google-research/scenic:$(SCENIC_COMMIT) \
-	    google-deepmind/dmvr:$(DMVR_COMMIT); do \
+	    google-deepmind/dmvr:$(DMVR_COMMIT) \
+	    google-research/simclr:$(SIMCLR_COMMIT); do \
 	  repo=$${fw%%:*}; commit=$${fw##*:}; name=$${repo##*/}; \
-	  dir=$(FRAMEWORKS_DIR)/$$name; \
+	  dir=$(FRAMEWORKS_DIR)/$$name; clone=$$dir; \
+	  if [ $$name = simclr ]; then clone=$$dir/$$name; fi; \
 	  if [ -d $$dir/$$name ]; then echo "$$name: $$dir"; \
-	  elif GIT_TERMINAL_PROMPT=0 git clone -q https://github.com/$$repo \
-	      $$dir.tmp 2>/dev/null && git -C $$dir.tmp checkout -q $$commit; \
-	  then mv $$dir.tmp $$dir; echo "$$name: cloned to $$dir"; \
-	  else rm -rf $$dir.tmp; echo "$$name: not found and could not be" \
+	  elif mkdir -p $$(dirname $$clone) && GIT_TERMINAL_PROMPT=0 git clone -q \
+	      https://github.com/$$repo $$clone.tmp 2>/dev/null && \
+	      git -C $$clone.tmp checkout -q $$commit; \
+	  then mv $$clone.tmp $$clone; echo "$$name: cloned to $$clone"; \
+	  else rm -rf $$clone.tmp; echo "$$name: not found and could not be" \
 	    "cloned (offline?); its tests skip, set \$$$$(echo $$name | \
 	    tr a-z A-Z)_DIR or see README.md"; fi; done
 

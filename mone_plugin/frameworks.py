@@ -19,10 +19,14 @@ order, already importable on `sys.path`, through `$BIG_VISION_DIR` /
 `$SCENIC_DIR`, or at the default location `~/frameworks/<name>` (outside this
 repo, so every clone of the repo on a machine finds the same checkouts).
 DMVR (Scenic's video input, `video_tfrecord_dataset`) is found the same way
-(`$DMVR_DIR`, `~/frameworks/dmvr`).
+(`$DMVR_DIR`, `~/frameworks/dmvr`), and so is SimCLR, whose `tf2/data_util.py`
+Scenic's video ops import as `simclr.tf2.data_util` (`$SIMCLR_DIR`,
+`~/frameworks/simclr`): its repository is itself the `simclr` package, so it
+is cloned one level down, to `~/frameworks/simclr/simclr`.
 """
 
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -33,14 +37,18 @@ PINNED = {
     "big_vision": "0127fb6b337ee2a27bf4e54dea79cff176527356",
     "scenic": "4a38d475ee89cb821078c0e2bf2065ee030e1535",
     "dmvr": "77ccedaa084d29239eaeafddb0b2e83843b613a1",
+    "simclr": "383d4143fd8cf7879ae10f1046a9baeb753ff438",
 }
 _REPOS = {
     "big_vision": "https://github.com/google-research/big_vision",
     "scenic": "https://github.com/google-research/scenic",
     "dmvr": "https://github.com/google-deepmind/dmvr",
+    "simclr": "https://github.com/google-research/simclr",
 }
 _ENV = {"big_vision": "BIG_VISION_DIR", "scenic": "SCENIC_DIR",
-        "dmvr": "DMVR_DIR"}
+        "dmvr": "DMVR_DIR", "simclr": "SIMCLR_DIR"}
+# Repositories that are the package itself: cloned into <checkout>/<name>.
+_REPO_IS_PACKAGE = ("simclr",)
 # DMVR imports these for its text tokenizers only (CLIP's BPE, TF Text,
 # SentencePiece; CLIP needs PyTorch); video input never calls them.
 _DMVR_TEXT_ONLY = {"clip": ("clip.simple_tokenizer",),
@@ -64,10 +72,13 @@ def checkout_dir(name):
 
 
 def _how_to_get(name):
+  clone = f"{DEFAULT_ROOT}/{name}"
+  if name in _REPO_IS_PACKAGE:
+    clone += f"/{name}"
   return (f"{name} not found: it is not importable, ${_ENV[name]} is "
           f"{os.environ.get(_ENV[name])!r}, and {DEFAULT_ROOT}/{name} does not "
-          f"exist. Clone it: `git clone {_REPOS[name]} {DEFAULT_ROOT}/{name} && "
-          f"git -C {DEFAULT_ROOT}/{name} checkout {PINNED[name]}` (or point "
+          f"exist. Clone it: `git clone {_REPOS[name]} {clone} && "
+          f"git -C {clone} checkout {PINNED[name]}` (or point "
           f"${_ENV[name]} at a checkout).")
 
 
@@ -92,14 +103,19 @@ def _dmvr_text_placeholders():
     for sub in subs:
       sys.modules[sub] = _TextOnlyPlaceholder(sub)
       setattr(module, sub.rpartition(".")[2], sys.modules[sub])
+    for placeholder in [module] + [sys.modules[sub] for sub in subs]:
+      # `importlib.util.find_spec` raises on a module without a spec; a spec
+      # without a loader says that nothing real stands behind it.
+      placeholder.__spec__ = importlib.machinery.ModuleSpec(
+          placeholder.__name__, None)
 
 
 def ensure(name):
   """Makes framework `name` importable and returns its top-level package.
 
   Args:
-    name: "big_vision", "scenic" or "dmvr" (whose text-only dependencies,
-      when absent, become placeholders that raise when used).
+    name: "big_vision", "scenic", "dmvr" (whose text-only dependencies,
+      when absent, become placeholders that raise when used) or "simclr".
 
   Raises:
     FrameworkNotFoundError: with instructions, when no checkout is found.

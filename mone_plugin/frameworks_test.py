@@ -32,7 +32,8 @@ from absl.testing import parameterized
 from mone_plugin import frameworks
 
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_ENV = {"big_vision": "BIG_VISION_DIR", "scenic": "SCENIC_DIR"}
+_ENV = {"big_vision": "BIG_VISION_DIR", "scenic": "SCENIC_DIR",
+        "simclr": "SIMCLR_DIR"}
 _PROBE = """
 import json, sys
 from mone_plugin import frameworks
@@ -98,7 +99,8 @@ class NotFoundTest(parameterized.TestCase):
 
   def test_unknown_framework(self):
     with self.assertRaisesRegex(
-        ValueError, r"'flaxformer'.*\['big_vision', 'dmvr', 'scenic'\]"):
+        ValueError,
+        r"'flaxformer'.*\['big_vision', 'dmvr', 'scenic', 'simclr'\]"):
       frameworks.ensure("flaxformer")
 
 
@@ -149,6 +151,18 @@ class FoundTest(parameterized.TestCase):
                        os.path.join(home, "frameworks", "big_vision"))
 
 
+  def test_simclr_checkout_is_one_level_down(self):
+    d = self._real_checkout("simclr")  # ~/frameworks/simclr/simclr/tf2/...
+    with tempfile.TemporaryDirectory() as home:
+      res = _probe("simclr", home, env_dir=d)
+      self.assertTrue(res["available"])
+      self.assertEqual(res["checkout_dir"], d)
+      res = _probe("simclr", home, env_dir=os.path.join(home, "none"))
+    self.assertFalse(res["available"])
+    self.assertIn("git clone https://github.com/google-research/simclr "
+                  + os.path.join("~", "frameworks", "simclr", "simclr"),
+                  res["error"])
+
   def test_dmvr_imports_without_its_text_only_dependencies(self):
     d = self._real_checkout("dmvr")
     probe = (
@@ -165,7 +179,8 @@ class FoundTest(parameterized.TestCase):
         timeout=300, check=False, env={**os.environ, "DMVR_DIR": d,
                                        "PYTHONPATH": _REPO})
     self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
-    if importlib.util.find_spec("clip") is None:  # The placeholder raised.
+    spec = importlib.util.find_spec("clip")  # A placeholder has no loader.
+    if spec is None or spec.loader is None:  # The placeholder raised.
       self.assertIn("clip.simple_tokenizer is not installed", proc.stdout)
 
 

@@ -17,16 +17,31 @@
 `projects/mone/` is written exactly as it lives upstream at
 `scenic/projects/mone/`; `patches/scenic/` carries it there. Importing this
 package puts the Scenic checkout (and Big Vision, which Scenic's pretraining
-utilities import) on `sys.path` when one is found, so that
-`python -m projects.mone.main` runs from this repo's root.
+utilities import, and DMVR and SimCLR, which its video input imports) on
+`sys.path` when one is found, so that `python -m projects.mone.main` runs from
+this repo's root.
 """
 
 import unittest
 
 from mone_plugin import frameworks
+from mone_plugin import scenic_compat
 
-for _name in ("scenic", "big_vision"):
+for _name in ("scenic", "big_vision", "dmvr", "simclr"):
   frameworks.available(_name)  # Adds the checkout to sys.path if found.
+scenic_compat.install_official_augment()  # Scenic's video ops import it.
+
+
+def video_input_missing():
+  """Why Scenic's `video_tfrecord_dataset` cannot run here, or None."""
+  needed = ("scenic", "dmvr", "simclr")
+  if scenic_compat.stands_in():  # RandAugment's ops from Big Vision.
+    needed += ("big_vision",)
+  for name in needed:
+    if not frameworks.available(name):
+      return (f"{name} not found: set ${name.upper()}_DIR or run "
+              "`make frameworks`.")
+  return None
 
 
 def skip_without_scenic():
