@@ -407,7 +407,9 @@ class MoneEncoderBlock(nn.Module):
       if g.mlp_scale is not None:
         y = y * g.mlp_scale
       out.append(g._replace(h=g.h + y.astype(g.h.dtype)))
-    return out, None  # (carry, per-layer output) as nn.scan wants.
+    # (carry, per-layer output) as nn.scan wants: the groups' new channels,
+    # from which the encoder builds Big Vision's per-block "+mlp".
+    return out, tuple(g.h for g in out)
 
 
 class Router(nn.Module):
@@ -632,13 +634,19 @@ class MoneEncoder(nn.Module):
       block = nn.remat(
           MoneEncoderBlock, prevent_cse=False, static_argnums=(2,),
           policy=getattr(jax.checkpoint_policies, self.remat_policy, None))
-      state, _ = nn.scan(
+      state, hs = nn.scan(
           block, variable_axes={"params": 0, "inference": 0},
           split_rngs={"params": True, "dropout": True},
           in_axes=(nn.broadcast, nn.broadcast if rates is None else 0),
           length=self.depth)(name="encoderblock", **block_kw)(
               state, deterministic,
               None if rates is None else jnp.asarray(rates, jnp.float32))
+      # Big Vision's scanned ViT gives every block's output too (no pre_ln).
+      # Unused, XLA drops them from the loop.
+      for lyr in range(self.depth):
+        layer = [g._replace(h=h[lyr]) for g, h in zip(state, hs)]
+        out[f"block{lyr:02d}"] = {"+mlp": self._full_width(
+            ids, layer, xs, dims, inverse)}
     else:
       for lyr in range(self.depth):
         state, _ = MoneEncoderBlock(name=f"encoderblock_{lyr}", **block_kw)(

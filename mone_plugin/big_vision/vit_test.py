@@ -68,9 +68,10 @@ class StandInTest(parameterized.TestCase):
         lambda: model.init(jax.random.PRNGKey(0), image)["params"])
     self.assertIn("router", params["Transformer"])
 
-  def test_outputs_and_params_are_big_vision_vits(self):
+  @parameterized.parameters(False, True)
+  def test_outputs_and_params_are_big_vision_vits(self, scan):
     image = jnp.zeros((2, 32, 32, 3))
-    kw = dict(variant="mu/8", pool_type="tok", rep_size=True)
+    kw = dict(variant="mu/8", pool_type="tok", rep_size=True, scan=scan)
     bv_params, bv_out = _outputs(bv_vit.Model(10, depth=2, **kw), image)
     params, out = _outputs(vit.Model(10, depth=2, e_c=0.5, **kw), image)
     shapes = lambda t: jax.tree_util.tree_map(lambda a: a.shape, t)
@@ -87,6 +88,29 @@ class StandInTest(parameterized.TestCase):
     for name in bv_out:
       if name != "encoder":
         self.assertEqual(shapes(out[name]), shapes(bv_out[name]), name)
+
+  def test_scanned_block_outputs_equal_big_vision_at_full_width(self):
+    # The per-block outputs of a scanned MoNE ViT on the dense path are Big
+    # Vision's, value for value, on Big Vision's own weights.
+    image = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
+    kw = dict(variant="mu/8", depth=2, scan=True)
+    bv_model = bv_vit.Model(10, **kw)
+    bv_params = bv_model.init(jax.random.PRNGKey(0), image)["params"]
+    model = vit.Model(10, e_c=None, **kw)
+    params = model.init(jax.random.PRNGKey(0), image)["params"]
+    params = {**bv_params, "Transformer": {
+        **bv_params["Transformer"],
+        **{k: params["Transformer"][k] for k in ("router", "alpha")}}}
+    _, bv_out = bv_model.apply({"params": bv_params}, image)
+    _, out = model.apply({"params": params}, image)
+    for name in ("block00", "block01"):
+      self.assertLess(float(jnp.max(jnp.abs(
+          out["encoder"][name]["+mlp"] - bv_out["encoder"][name]["+mlp"]))),
+                      1e-5, name)
+    # At a budget too (tokens back in their input order): same shapes.
+    _, out = model.apply({"params": params}, image, e_c=0.5)
+    self.assertEqual(out["encoder"]["block01"]["+mlp"].shape,
+                     bv_out["encoder"]["block01"]["+mlp"].shape)
 
 
 if __name__ == "__main__":
