@@ -33,6 +33,8 @@ import os
 
 from absl import app
 from absl import flags
+# First: it puts the Big Vision checkout on the path (frameworks.ensure).
+import mone_plugin.big_vision  # pylint: disable=unused-import,g-bad-import-order
 import big_vision.pp.builder as pp_builder
 import big_vision.pp.ops_general  # pylint: disable=unused-import
 import big_vision.pp.ops_image  # pylint: disable=unused-import
@@ -43,7 +45,6 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-import mone_plugin.big_vision  # pylint: disable=unused-import
 from mone_plugin import checkpoints
 from mone_plugin import vit
 
