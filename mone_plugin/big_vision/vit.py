@@ -19,8 +19,8 @@
 `capacity_method` and `router_type`; `__call__(image, *, train=False,
 e_c=...)` returns `(logits, out)` with each token's expert in
 `out["experts"]` and Big Vision's keys (`stem`, `with_posemb`, `encoder` with
-per-block outputs and `pre_ln`, `encoded`, `head_input`, `pre_logits(_2d)`,
-`logits(_2d)`). `load` reads Big Vision ViT checkpoints (e.g. the AugReg
+per-block outputs, scanned or not, and `pre_ln` when not scanned, as Big
+Vision's; `encoded`, `head_input`, `pre_logits(_2d)`, `logits(_2d)`). `load` reads Big Vision ViT checkpoints (e.g. the AugReg
 `.npz` files) as well as MoNE ones.
 
 The module stands in for `big_vision.models.vit`: the helpers Big Vision code
