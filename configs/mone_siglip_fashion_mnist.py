@@ -51,20 +51,12 @@ import mone_plugin.big_vision  # pylint: disable=unused-import
 from mone_plugin import budgets
 from mone_plugin.big_vision import ops_text
 from mone_plugin.data import fashion_mnist
+from mone_plugin.data import prepare
 
 # "T-shirt/top" -> "t-shirt or top": readable captions, no pp-string separator.
 CLASS_NAMES = tuple(n.lower().replace('/', ' or ')
                     for n in fashion_mnist.CLASS_NAMES)
 TEMPLATE = 'a photo of a {}'
-
-
-def _floats(s):
-  return tuple(float(x) for x in s.split(';') if x)
-
-
-def default_data_dir():
-  root = os.environ.get('MONE_DATA_DIR') or os.path.join('~', 'mone_data')
-  return os.path.join(os.path.abspath(os.path.expanduser(root)), 'tfds')
 
 
 def get_config(arg=None):
@@ -80,7 +72,7 @@ def get_config(arg=None):
   # runlocal changes the defaults of steps and batch, not given values.
   config.total_steps = 10 if arg.runlocal and arg.steps == 1000 else arg.steps
 
-  data_dir = arg.data_dir or default_data_dir()
+  data_dir = arg.data_dir or prepare.data_dir()
   tokenizer = ops_text.sentencepiece_model(
       [TEMPLATE.format(n) for n in CLASS_NAMES],
       arg.tokenizer_dir or os.path.join(os.path.dirname(data_dir),
@@ -133,7 +125,7 @@ def get_config(arg=None):
   # One zero-shot evaluator per budget, all on the same weights; metrics
   # `zeroshot_ec0.3/fashion_mnist_local_accuracy` (no dots in config keys).
   config.evals = {}
-  for e_c in _floats(arg.eval_e_c):
+  for e_c in budgets.parse_e_c(x for x in arg.eval_e_c.split(';') if x):
     name = f'zeroshot_{budgets.name(e_c)}'
     config.evals[name.replace('.', '_')] = dict(
         type='proj.mone.discriminative_classifier',

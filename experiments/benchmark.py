@@ -199,10 +199,15 @@ def _big_vision_train_step(variant, params, x, labels, tx, **model_kw):
   enc = {k: v for k, v in params["params"]["Transformer"].items()
          if k not in ("router", "alpha")}
   bv_params = {"params": {**params["params"], "Transformer": enc}}
-  opt_state = tx.init(bv_params)
+  return _train_step(model, bv_params, labels, tx, train=True)
+
+
+def _train_step(model, params, labels, tx, **apply_kw):
+  """f(x): one optimizer step of `model` from `params` (cross-entropy)."""
+  opt_state = tx.init(params)
 
   def loss_fn(p, x):
-    logits = model.apply(p, x, train=True)[0]
+    logits = model.apply(p, x, **apply_kw)[0]
     return optax.softmax_cross_entropy(logits, labels).mean()
 
   @jax.jit
@@ -210,7 +215,7 @@ def _big_vision_train_step(variant, params, x, labels, tx, **model_kw):
     grads = jax.grad(loss_fn)(p, x)
     updates, _ = tx.update(grads, opt_state, p)
     return optax.apply_updates(p, updates)
-  return functools.partial(step, bv_params)
+  return functools.partial(step, params)
 
 
 def run(variant, image_size, batch, e_cs, reps, train=True,
@@ -233,19 +238,6 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
   train_params = jax.jit(train_model.init)(jax.random.PRNGKey(1), x)
   labels = jax.nn.one_hot(jnp.arange(batch) % 1000, 1000)
   tx = optax.sgd(1e-3)
-  opt_state = tx.init(train_params)
-
-  def step(e_c):
-    def loss_fn(p, x):
-      logits = train_model.apply(p, x, e_c=e_c)[0]
-      return optax.softmax_cross_entropy(logits, labels).mean()
-
-    @jax.jit
-    def f(p, x):
-      grads = jax.grad(loss_fn)(p, x)
-      updates, _ = tx.update(grads, opt_state, p)
-      return optax.apply_updates(p, updates)
-    return f
 
   # Router + EPR alone, on the embedded tokens.
   tokens = jnp.zeros((batch, (image_size // model.patch_size[0]) ** 2,
@@ -255,7 +247,8 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
       reference)
   step_ms = {}
   if train:
-    steps = {b: functools.partial(step(b), train_params) for b in budgets}
+    steps = {b: _train_step(train_model, train_params, labels, tx, e_c=b)
+             for b in budgets}
     if inference_opt:  # Big Vision's ViT, the same scan and remat as ours.
       ref = _big_vision_train_step(
           variant, train_params, x, labels, tx, scan=True,
