@@ -35,7 +35,10 @@ from mone_plugin import frameworks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = os.path.join(REPO, "configs", "mone_siglip_fashion_mnist.py")
-TINY = "runlocal,steps=100,lr=0.001"
+# 300 steps: a tiny run sits on the collapsed plateau (below) for 50-100
+# steps before it finds the captions; 100 steps left too little margin.
+STEPS = 300
+TINY = f"runlocal,steps={STEPS},lr=0.001"
 BUDGETS = ("ec0.3", "ec0.5", "ec1")
 HAVE_BV = frameworks.available("big_vision")
 HAVE_SP = importlib.util.find_spec("sentencepiece") is not None
@@ -81,27 +84,32 @@ class BigVisionSiglipTest(absltest.TestCase):
   def test_trains_to_the_last_step_and_loss_falls(self):
     losses = {m["step"]: m["training_loss"] for m in self.metrics
               if "training_loss" in m}
-    self.assertEqual(max(losses), 100)
-    self.assertLess(losses[100], losses[min(losses)] - 1.0, losses)
+    self.assertEqual(max(losses), STEPS)
+    self.assertLess(losses[STEPS], losses[min(losses)] - 1.0, losses)
     # SigLIP's loss when every logit is equal (towers that cannot tell the
     # captions apart): log B + (B - 1) log(B / (B - 1)), 4.450 at B = 32.
     b = 32
     collapsed = math.log(b) + (b - 1) * math.log(b / (b - 1))
-    self.assertLess(min(v for k, v in losses.items() if k >= 50),
-                    collapsed - 0.05, losses)
+    # Off the plateau: four runs averaged 3.41-3.43 over the last 100 steps.
+    late = [v for k, v in losses.items() if k > STEPS - 100]
+    self.assertLess(sum(late) / len(late), collapsed - 0.5, losses)
 
   def test_one_zero_shot_accuracy_per_budget(self):
     last = self.metrics[-1]
-    self.assertEqual(last["step"], 100)
+    self.assertEqual(last["step"], STEPS)
     found = sorted(k for k in last if k.startswith("zeroshot_"))
     self.assertEqual(found, [f"zeroshot_{b}/fashion_mnist_local_accuracy"
                              for b in BUDGETS])
     for k in found:
       self.assertTrue(math.isfinite(last[k]), (k, last[k]))
       self.assertBetween(last[k], 0.0, 1.0)
-    # Only after training (skip_first): no zero-shot metric before step 100.
+    # Only after training (skip_first): no zero-shot metric before the last step.
     self.assertEmpty([k for m in self.metrics[:-1] for k in m
-                      if k.startswith("zeroshot_") and m["step"] != 100])
+                      if k.startswith("zeroshot_") and m["step"] != STEPS])
+    # The zero-shot classifier learned something at the training budget
+    # (chance is 0.1; four runs gave 0.49-0.57 on these 256 images).
+    self.assertGreater(
+        last["zeroshot_ec0.5/fashion_mnist_local_accuracy"], 0.25, last)
 
   def test_image_tower_trains_below_full_budget(self):
     with open(os.path.join(self.workdir, "config.json")) as f:
