@@ -16,8 +16,16 @@ SIMCLR_COMMIT = 383d4143fd8cf7879ae10f1046a9baeb753ff438
 .PHONY: setup data frameworks run test benchmark patches patches-bv
 
 # Installs the pinned Python stack (a no-op when it is already there).
+# jax2onnx (ONNX export) without its dependencies: it pins orbax-checkpoint
+# below the 0.12 line installed here beside flax 0.12.8 and pulls in equinox,
+# dm-pix, netron and huggingface-hub for its own examples; the export uses
+# none of them. What it does use (onnx, onnx-ir, onnxruntime) is pinned in
+# requirements.txt.
+JAX2ONNX = jax2onnx==0.17.1
+
 setup:
 	$(PYTHON) -m pip install -q -r requirements.txt
+	$(PYTHON) -m pip install -q --no-deps $(JAX2ONNX)
 
 # Local TFDS data sets from Debian's dataset-fashion-mnist (idempotent).
 data: setup

@@ -35,6 +35,11 @@ the largest e_c that meets it is exported and the measurement written to
   jax/<budget>.jax      `jax.export` (StableHLO) of f(variables, images),
                         the same outputs; `jax/params.msgpack` holds the
                         variables it takes.
+  onnx/<budget>.onnx    ONNX (jax2onnx) of the same forward, weights inside:
+                        input "images" uint8 [B, H, W, C], outputs logits,
+                        probabilities, experts; runs in ONNX Runtime. Written
+                        when jax2onnx is installed (`--onnx=auto`, the
+                        default), or required (`--onnx=yes`), or not (`no`).
   manifest.json         budgets (e_c, GFLOPs, capacities, tokens per expert),
                         input size and value range, class names when known.
 
@@ -450,8 +455,58 @@ def _save_jax(model, params, image_shape, e_cs, value_range, path):
   return files
 
 
-def export(ckpt, out_dir, e_cs, *, latency=None):
-  """Writes the SavedModel, the jax.export artifacts and the manifest."""
+ONNX_CHOICES = ("auto", "yes", "no")
+# The output names of every artifact, in the order ONNX lists them.
+OUTPUTS = ("logits", "probabilities", "experts")
+
+
+def onnx_available():
+  """Whether jax2onnx and ONNX Runtime import here."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  return all(importlib.util.find_spec(m) is not None
+             for m in ("jax2onnx", "onnxruntime"))
+
+
+def _save_onnx(model, params, image_shape, e_cs, value_range, path):
+  """One ONNX model per budget (jax2onnx), batch-polymorphic, weights inside."""
+  import logging as py_logging  # pylint: disable=g-import-not-at-top
+  # jax2onnx logs a traceback for each of its example plugins whose optional
+  # dependency (dm_pix, equinox) is absent; none of them is used here.
+  quiet = [py_logging.getLogger(n) for n in ("jax2onnx", "onnx_ir")]
+  levels = [q.level for q in quiet]
+  for q in quiet:
+    q.setLevel(py_logging.ERROR)
+  try:
+    import jax2onnx  # pylint: disable=g-import-not-at-top
+    os.makedirs(path, exist_ok=True)
+    variables = layers.prepare_inference(params)
+    b, = jax.export.symbolic_shape("B")
+    spec = jax.ShapeDtypeStruct((b, *image_shape), jnp.uint8)
+    files = {}
+    for e_c in e_cs:
+      f = _forward_fn(model, e_c, value_range)
+      name = f"{budget_name(e_c)}.onnx"
+      jax2onnx.to_onnx(
+          lambda images, f=f: tuple(f(variables, images)[k] for k in OUTPUTS),
+          inputs=[spec], input_names=["images"], output_names=list(OUTPUTS),
+          model_name=f"mone_{budget_name(e_c)}", return_mode="file",
+          output_path=os.path.join(path, name))
+      files[e_c] = os.path.join("onnx", name)
+    return files
+  finally:
+    for q, level in zip(quiet, levels):
+      q.setLevel(level)
+
+
+def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
+  """Writes the SavedModel, the jax.export and ONNX artifacts, the manifest."""
+  if onnx not in ONNX_CHOICES:
+    raise ExportError(f"--onnx={onnx} is not one of {', '.join(ONNX_CHOICES)}.")
+  if onnx == "yes" and not onnx_available():
+    raise ExportError(
+        "--onnx=yes but jax2onnx or onnxruntime is not installed (`make "
+        "setup` installs both); give --onnx=no to export without ONNX.")
+  write_onnx = onnx == "yes" or (onnx == "auto" and onnx_available())
   model, image_shape = build_model(ckpt)
   check_e_c(model, e_cs)
   e_cs = tuple(dict.fromkeys(e_cs))  # Unique, in the given order.
@@ -469,6 +524,13 @@ def export(ckpt, out_dir, e_cs, *, latency=None):
            os.path.join(out_dir, "saved_model"))
   jax_files = _save_jax(model, params, image_shape, e_cs, ckpt.value_range,
                         os.path.join(out_dir, "jax"))
+  onnx_files = {}
+  if write_onnx:
+    onnx_files = _save_onnx(model, params, image_shape, e_cs,
+                            ckpt.value_range, os.path.join(out_dir, "onnx"))
+  else:
+    logging.info("No ONNX export (--onnx=%s, jax2onnx installed: %s).", onnx,
+                 onnx_available())
   h, w = (s // p for s, p in zip(image_shape, model.patch_size))
   budgets = []
   for e_c in e_cs:
@@ -479,7 +541,8 @@ def export(ckpt, out_dir, e_cs, *, latency=None):
         "capacities": None if caps is None else list(caps),
         "tokens_per_expert": None if caps is None else list(
             capacity_lib.tokens_per_expert(caps, h * w)),
-        "signature": budget_name(e_c), "jax_export": jax_files[e_c]})
+        "signature": budget_name(e_c), "jax_export": jax_files[e_c],
+        "onnx": onnx_files.get(e_c)})
   manifest = {
       "format_version": FORMAT_VERSION,
       "framework": ckpt.framework,
@@ -542,7 +605,7 @@ def main(argv):
             f"({times[e_c]:.3g} ms measured)", flush=True)
     else:
       e_cs = parse_e_c(f.e_c)
-    manifest = export(ckpt, f.out, e_cs, latency=latency)
+    manifest = export(ckpt, f.out, e_cs, latency=latency, onnx=f.onnx)
   except ExportError as e:
     raise SystemExit(f"mone_plugin.export: error: {e}") from None
   for b in manifest["budgets"]:
@@ -559,6 +622,9 @@ if __name__ == "__main__":
   flags.DEFINE_float("latency_ms", None,
                      "Latency target (ms per batch) on this backend.")
   flags.DEFINE_integer("latency_batch", 1, "Batch size of --latency_ms.")
+  flags.DEFINE_enum("onnx", "auto", ONNX_CHOICES,
+                    "ONNX models too: when jax2onnx is installed (auto), "
+                    "always (yes: an error without it) or never (no).")
   flags.DEFINE_integer("image_size", None,
                        "Input size when the checkpoint does not tell it.")
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top

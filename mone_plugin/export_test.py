@@ -132,6 +132,40 @@ class ExportTest(absltest.TestCase):
                                self._jax(0.3, self.images)["logits"][:1],
                                atol=1e-4, rtol=0)
 
+  @absltest.skipUnless(export.onnx_available(),
+                       "jax2onnx or onnxruntime not installed (make setup).")
+  def test_onnx_matches_jax_at_every_budget(self):
+    import onnxruntime as ort  # pylint: disable=g-import-not-at-top
+    for b in self.manifest["budgets"]:
+      self.assertEqual(b["onnx"], f"onnx/{b['name']}.onnx")
+      sess = ort.InferenceSession(os.path.join(self.dir, b["onnx"]),
+                                  providers=["CPUExecutionProvider"])
+      (inp,) = sess.get_inputs()
+      self.assertEqual((inp.name, inp.type), ("images", "tensor(uint8)"))
+      self.assertEqual([o.name for o in sess.get_outputs()],
+                       ["logits", "probabilities", "experts"])
+      want = self._jax(b["e_c"], self.images)
+      for n in (3, 1):  # Any batch size.
+        logits, probs, experts = sess.run(None, {"images": self.images[:n]})
+        np.testing.assert_allclose(logits, want["logits"][:n], atol=1e-4,
+                                   rtol=0)
+        np.testing.assert_allclose(probs, want["probabilities"][:n],
+                                   atol=1e-5)
+        np.testing.assert_array_equal(experts, want["experts"][:n])
+    # The budgets differ: not the same graph written twice.
+    self.assertNotEqual(
+        os.path.getsize(os.path.join(self.dir, "onnx", "ec0.3.onnx")),
+        os.path.getsize(os.path.join(self.dir, "onnx", "ec1.onnx")))
+
+  def test_onnx_yes_without_onnx_is_refused_and_no_skips_it(self):
+    out = os.path.join(self.tmp.name, "no_onnx")
+    manifest = export.export(self.ckpt, out, (0.3,), onnx="no")
+    self.assertIsNone(manifest["budgets"][0]["onnx"])
+    self.assertFalse(os.path.exists(os.path.join(out, "onnx")))
+    with self.assertRaisesRegex(export.ExportError,
+                                r"--onnx=maybe is not one of auto, yes, no"):
+      export.export(self.ckpt, out, (0.3,), onnx="maybe")
+
   def test_manifest(self):
     with open(os.path.join(self.dir, "manifest.json")) as f:
       manifest = json.load(f)

@@ -45,18 +45,17 @@ def expert_preferred_routing(router_probs, capacities):
         f"capacities={tuple(capacities)} has {len(capacities)} entries but "
         f"router_probs has {num_experts} experts (last axis); they must match.")
   ks = capacity_lib.tokens_per_expert(capacities, n)
-  # Sort keys: the bits of the f32 probabilities as int32, which order as the
-  # (non-negative) probabilities do and sort faster on CPU; taken tokens get
-  # -1, below every probability. f32: in bf16 small probabilities underflow
-  # to 0, which must still beat a taken token.
-  keys = jax.lax.bitcast_convert_type(
-      router_probs.astype(jnp.float32), jnp.int32)
+  # Sort keys: the f32 probabilities; taken tokens get -1, below every
+  # probability. f32: in bf16 small probabilities underflow to 0, which must
+  # still beat a taken token. (Their int32 bits would order the same and sort
+  # ~0.5 ms faster per forward on CPU, but ONNX Runtime has no BitCast.)
+  keys = router_probs.astype(jnp.float32)
   assignment = jnp.zeros(router_probs.shape[:-1], jnp.int32)
   taken = jnp.zeros(router_probs.shape[:-1], jnp.bool_)
   for j in range(num_experts - 1, 0, -1):
     if ks[j] == 0:
       continue
-    chosen = _top_k_mask(jnp.where(taken, -1, keys[..., j]), ks[j])
+    chosen = _top_k_mask(jnp.where(taken, -1.0, keys[..., j]), ks[j])
     assignment = jnp.where(chosen, j, assignment)
     taken = taken | chosen
   return assignment
