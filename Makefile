@@ -21,7 +21,10 @@ SIMCLR_COMMIT = 383d4143fd8cf7879ae10f1046a9baeb753ff438
 # dm-pix, netron and huggingface-hub for its own examples; the export uses
 # none of them. What it does use (onnx, onnx-ir, onnxruntime) is pinned in
 # requirements.txt.
-JAX2ONNX = jax2onnx==0.17.1
+# 0.12.5, not newer: from 0.13 on, every converted equation's outputs are
+# searched for in every node of the graph built so far, quadratic in model
+# size (a depth-4 MoNE took 97 s instead of 6.9 s; ViT-B would take hours).
+JAX2ONNX = jax2onnx==0.12.5
 
 setup:
 	$(PYTHON) -m pip install -q -r requirements.txt

@@ -71,7 +71,8 @@ _INFERENCE_OPT = flags.DEFINE_bool(
     "(`layers.prepare_inference`).")
 _SAVED_MODEL = flags.DEFINE_bool(
     "saved_model", True, "ViT: also time the exported TF SavedModel "
-    "(mone_plugin.export) at every budget, in TensorFlow.")
+    "(mone_plugin.export) at every budget, in TensorFlow, and the exported "
+    "ONNX models in ONNX Runtime (when jax2onnx is installed).")
 
 
 def _xla_flops(compiled):
@@ -160,6 +161,30 @@ def time_saved_model(model, params, image_shape, batch, budgets, reps):
       for b, f in fns.items():
         t0 = time.perf_counter()
         f(images=images)["logits"].numpy()
+        times[b].append(time.perf_counter() - t0)
+  return {b: 1e3 * min(v) for b, v in times.items()}
+
+
+def time_onnx(model, params, image_shape, batch, budgets, reps):
+  """Min ms per budget of the exported ONNX models in ONNX Runtime, or None."""
+  if not export.onnx_available():
+    logging.info("jax2onnx or onnxruntime not installed: ONNX not timed.")
+    return None
+  import onnxruntime as ort  # pylint: disable=g-import-not-at-top
+  images = np.random.default_rng(0).integers(
+      0, 256, (batch, *image_shape)).astype(np.uint8)
+  with tempfile.TemporaryDirectory() as tmp:
+    files = export._save_onnx(model, params, image_shape, budgets,  # pylint: disable=protected-access
+                              (-1.0, 1.0), os.path.join(tmp, "onnx"))
+    sessions = {b: ort.InferenceSession(os.path.join(tmp, f))
+                for b, f in files.items()}
+    for sess in sessions.values():
+      sess.run(["logits"], {"images": images})  # Warm up.
+    times = {b: [] for b in budgets}
+    for _ in range(reps):
+      for b, sess in sessions.items():
+        t0 = time.perf_counter()
+        sess.run(["logits"], {"images": images})
         times[b].append(time.perf_counter() - t0)
   return {b: 1e3 * min(v) for b, v in times.items()}
 
@@ -276,6 +301,11 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
     for r in rows:
       r["tf_ms"] = tf_ms[r["e_c"]]
       r["tf_speedup"] = tf_ms[None] / tf_ms[r["e_c"]]
+    onnx_ms = time_onnx(model, params["params"], x.shape[1:], batch, budgets,
+                        reps)
+    for r in rows if onnx_ms else ():
+      r["onnx_ms"] = onnx_ms[r["e_c"]]
+      r["onnx_speedup"] = onnx_ms[None] / onnx_ms[r["e_c"]]
   return rows, epr_ms
 
 
@@ -357,6 +387,9 @@ def format_table(rows, epr_ms, header):
                f"{r['train_efficiency_vs_big_vision']:5.2f}")
     if "tf_ms" in r:
       line += f"  TF SavedModel {r['tf_ms']:8.1f} ms {r['tf_speedup']:6.2f}x"
+    if "onnx_ms" in r:
+      line += (f"  ONNX Runtime {r['onnx_ms']:8.1f} ms "
+               f"{r['onnx_speedup']:6.2f}x")
     lines.append(line)
   if "big_vision_ms" in rows[0]:
     lines.append(f"Big Vision's own dense ViT (same weights, same run): "

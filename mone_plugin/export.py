@@ -397,7 +397,9 @@ def _forward_fn(model, e_c, value_range):
     if "experts" in out:
       experts = out["experts"].reshape(-1, h, w)
     else:  # Dense: every token on the largest expert.
-      experts = jnp.full((x.shape[0], h, w), model.num_experts - 1, jnp.int32)
+      # (zeros_like, not full: a symbolic batch must not become a constant.)
+      experts = jnp.zeros_like(out["pre_logits_2d"][..., 0], jnp.int32) + (
+          model.num_experts - 1)
     return {"logits": logits,
             "probabilities": jax.nn.softmax(logits.astype(jnp.float32)),
             "experts": experts.astype(jnp.int32)}
@@ -469,33 +471,38 @@ def onnx_available():
 
 def _save_onnx(model, params, image_shape, e_cs, value_range, path):
   """One ONNX model per budget (jax2onnx), batch-polymorphic, weights inside."""
+  import contextlib  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
   import logging as py_logging  # pylint: disable=g-import-not-at-top
+  import jax2onnx  # pylint: disable=g-import-not-at-top
+  os.makedirs(path, exist_ok=True)
+  variables = layers.prepare_inference(params)
+  b, = jax.export.symbolic_shape("B")
+  spec = jax.ShapeDtypeStruct((b, *image_shape), jnp.uint8)
+  files = {}
   # jax2onnx logs a traceback for each of its example plugins whose optional
-  # dependency (dm_pix, equinox) is absent; none of them is used here.
+  # dependency (dm_pix, equinox) is absent, none of them used here, and
+  # prints debugging lines from its flax Conv plugin.
   quiet = [py_logging.getLogger(n) for n in ("jax2onnx", "onnx_ir")]
   levels = [q.level for q in quiet]
-  for q in quiet:
-    q.setLevel(py_logging.ERROR)
   try:
-    import jax2onnx  # pylint: disable=g-import-not-at-top
-    os.makedirs(path, exist_ok=True)
-    variables = layers.prepare_inference(params)
-    b, = jax.export.symbolic_shape("B")
-    spec = jax.ShapeDtypeStruct((b, *image_shape), jnp.uint8)
-    files = {}
+    for q in quiet:
+      q.setLevel(py_logging.ERROR)
     for e_c in e_cs:
       f = _forward_fn(model, e_c, value_range)
       name = f"{budget_name(e_c)}.onnx"
-      jax2onnx.to_onnx(
-          lambda images, f=f: tuple(f(variables, images)[k] for k in OUTPUTS),
-          inputs=[spec], input_names=["images"], output_names=list(OUTPUTS),
-          model_name=f"mone_{budget_name(e_c)}", return_mode="file",
-          output_path=os.path.join(path, name))
+      with contextlib.redirect_stdout(io.StringIO()):
+        jax2onnx.to_onnx(
+            lambda images, f=f: tuple(f(variables, images)[k]
+                                      for k in OUTPUTS),
+            inputs=[spec], input_names=["images"], output_names=list(OUTPUTS),
+            model_name=f"mone_{budget_name(e_c)}", return_mode="file",
+            output_path=os.path.join(path, name))
       files[e_c] = os.path.join("onnx", name)
-    return files
   finally:
     for q, level in zip(quiet, levels):
       q.setLevel(level)
+  return files
 
 
 def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):

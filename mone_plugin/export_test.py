@@ -152,6 +152,15 @@ class ExportTest(absltest.TestCase):
         np.testing.assert_allclose(probs, want["probabilities"][:n],
                                    atol=1e-5)
         np.testing.assert_array_equal(experts, want["experts"][:n])
+    # The dense forward too (every patch on the largest expert).
+    out = os.path.join(self.tmp.name, "dense_onnx")
+    manifest = export.export(self.ckpt, out, (None,), onnx="yes")
+    sess = ort.InferenceSession(os.path.join(out, manifest["budgets"][0][
+        "onnx"]), providers=["CPUExecutionProvider"])
+    logits, _, experts = sess.run(None, {"images": self.images})
+    np.testing.assert_allclose(logits, self._jax(None, self.images)["logits"],
+                               atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(experts, np.full((3, 8, 8), 3))
     # The budgets differ: not the same graph written twice.
     self.assertNotEqual(
         os.path.getsize(os.path.join(self.dir, "onnx", "ec0.3.onnx")),
