@@ -155,11 +155,21 @@ class VideoPipelineTest(parameterized.TestCase):
     self.assertEqual(batch['inputs'].shape, (1, 4, 4, 32, 32, 3))
     self.assertEqual(batch['label'].shape, (1, 4, 8))  # One-hot.
     workdir = tempfile.mkdtemp()
-    state, train_summary, eval_summary = main.get_trainer(
-        config.trainer_name)(
-            rng=rng, config=config,
-            model_cls=main.get_model_cls(config.model_name), dataset=dataset,
-            workdir=workdir, writer=metric_writers.LoggingWriter())
+    with jax.log_compiles(True), self.assertLogs('jax', 'WARNING') as logs:
+      state, train_summary, eval_summary = main.get_trainer(
+          config.trainer_name)(
+              rng=rng, config=config,
+              model_cls=main.get_model_cls(config.model_name),
+              dataset=dataset, workdir=workdir,
+              writer=metric_writers.LoggingWriter())
+    # Nothing is compiled twice for the same shapes and shardings: step 2
+    # once compiled the train step again (a FrozenDict model state and
+    # flax's replicate mesh in step 1's state only).
+    compiles = [r.split(' with global shapes')[0] + r.split('and types')[-1]
+                for r in logs.output if 'Compiling jit(_fun)' in r]
+    self.assertNotEmpty(compiles)
+    self.assertEqual(len(compiles), len(set(compiles)),
+                     [c[:200] for c in compiles])
     self.assertEqual(int(np.ravel(state.global_step)[0]), STEPS)
     self.assertTrue(np.isfinite(train_summary['loss']), train_summary)
     self.assertTrue(os.path.exists(os.path.join(workdir,

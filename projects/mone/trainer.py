@@ -75,6 +75,27 @@ NamedBudget = Tuple[str, mone_model.Budget]
 flax.config.update('flax_use_orbax_checkpointing', False)
 
 
+def replicate(tree, axis_name='batch'):
+  """`jax_utils.replicate`, placed as `jax.pmap` places its outputs.
+
+  With JAX >= 0.8 the replicated arrays live on a mesh whose axis is named
+  '_device_put_sharded', the pmapped step's outputs on one named after its
+  `axis_name`; a step fed its own outputs at step 2 was therefore traced and
+  compiled a second time (the same executable, twice the compile time).
+
+  Args:
+    tree: the pytree to replicate on the local devices.
+    axis_name: the `axis_name` of the pmapped step it goes into.
+
+  Returns:
+    The replicated tree, sharded as that step's outputs are.
+  """
+  mesh = jax.sharding.Mesh(np.array(jax.local_devices()), (axis_name,))
+  return jax.device_put(
+      jax_utils.replicate(tree), jax.sharding.NamedSharding(
+          mesh, jax.sharding.PartitionSpec(axis_name)))
+
+
 def train_step(
     train_state: train_utils.TrainState,
     batch: Batch,
@@ -430,7 +451,10 @@ def _train_loop(*, rng, config, model_cls, dataset, workdir, writer,
   budget_fn, budgets_eval = budget_fn(model), budgets_eval(model)
   (train_state, start_step, lr_fn, chrono, num_params,
    xla_gflops) = _initial_train_state(config, model, dataset, rng, workdir)
-  train_state = jax_utils.replicate(train_state)
+  # A plain dict, as the train step returns it: an empty FrozenDict in the
+  # first step's state is another pytree and made step 2 compile again.
+  train_state = replicate(train_state.replace(
+      model_state=flax.core.unfreeze(train_state.model_state or {})))
   total_steps, steps_per_epoch = train_utils.get_num_training_steps(
       config, dataset.meta_data)
 

@@ -18,8 +18,10 @@ import projects  # plugin-only
 projects.skip_without_scenic()  # plugin-only
 
 import functools
+import logging
 
 from absl.testing import absltest
+from flax.jax_utils import replicate as flax_replicate
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -66,6 +68,26 @@ class MultiviewTestStepTest(absltest.TestCase):
       # (sum, count) per metric: 3 videos, not 6 views.
       np.testing.assert_allclose(got[f'{key}_ec0.5'][0], value[0], rtol=1e-6)
       self.assertEqual(float(got[f'{key}_ec0.5'][1][0]), 3.0)
+
+
+class ReplicateTest(absltest.TestCase):
+
+  def test_a_step_fed_its_own_outputs_compiles_once(self):
+    batch = np.ones((jax.local_device_count(), 4), np.float32)
+    for replicate, compiles_at_step_2 in ((flax_replicate, 1),
+                                           (trainer.replicate, 0)):
+      # A new step each time: nothing compiled for the other case is reused.
+      step = jax.pmap(lambda s, b: ({'w': s['w'] + b.sum()}, b.mean()),
+                      axis_name='batch')
+      state = replicate({'w': jnp.arange(3.0)})
+      state, _ = step(state, batch)
+      with jax.log_compiles(True), self.assertLogs('jax', 'WARNING') as logs:
+        logging.getLogger('jax').warning('step 2')  # assertLogs needs one.
+        state, _ = step(state, batch)
+      compiled = [r for r in logs.output if 'Compiling' in r]
+      # The baseline shows the test sees the recompile it guards against.
+      self.assertLen(compiled, compiles_at_step_2, (replicate, compiled))
+      np.testing.assert_allclose(state['w'][0], np.arange(3.0) + 8.0)
 
 
 if __name__ == '__main__':
