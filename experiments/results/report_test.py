@@ -107,8 +107,10 @@ class ReportFromSummariesTest(absltest.TestCase):
 
   def test_figure3_verdict_in_numbers(self):
     write_summaries(self.dir)
-    part = section(self.page(), 7)
+    page = self.page()
+    part = section(page, 7)
     self.assertNotIn("pending", part)
+    self.assertNotIn("provisional", section(page, 1))
     # The dense family: 6 widths, the recipe's with 3 seeds.
     self.assertIn("| dense ViT | 16 | 0.62 | 80.00 ± 0.00 | 1 |", part)
     self.assertIn("| dense ViT | 64 | 10.00 | 90.00 ± 1.00 | 3 |", part)
@@ -150,6 +152,9 @@ class ReportFromSummariesTest(absltest.TestCase):
     self.assertIn("(2) |", part)
     self.assertIn("pending (15 of 16 runs done; missing: ec0.4_s2)",
                   section(page, 1))
+    # The claim names the seeds it rests on while some are pending.
+    self.assertIn("with 2 of the 3 planned seeds (the others pending), so "
+                  "the verdict is provisional.", section(page, 1))
     done = len(plan.bv_runs("full")) - 4
     self.assertIn(f"Progress: {done} of ", page)
 

@@ -121,14 +121,22 @@ def images_section(runs, plots):
     met = [v for v in verdicts if v[2] >= -loading.CLAIM_POINTS]
     lines = [f"e_c {e:g} ({r:.2f}x fewer FLOPs): {d:+.2f} points"
              for e, r, d in verdicts]
-    one_seed = len(dense_names) < 2 or any(
-        len(loading.seeded(runs, f"ec{e:g}")) < 2 for e, _, _ in verdicts)
+    n_seeds = min([len(dense_names)] + [
+        len(loading.seeded(runs, f"ec{e:g}")) for e, _, _ in verdicts])
+    planned = len(plan_lib.SEEDS)
+    if n_seeds < 2:
+      seeds_note = (" with one seed; the other seeds are pending, so this is "
+                    "not yet a verdict.")
+    elif n_seeds < planned:
+      seeds_note = (f" with {n_seeds} of the {planned} planned seeds (the "
+                    "others pending), so the verdict is provisional.")
+    else:
+      seeds_note = "."
     out += [f"**The claim** (MoNE at >= 2x fewer FLOPs within "
             f"{loading.CLAIM_POINTS} points of dense): " + "; ".join(lines) +
             ". " + (f"It holds at e_c {', '.join(f'{v[0]:g}' for v in met)}"
                     if met else "It does not hold at this scale") +
-            (" with one seed; the other seeds are pending, so this is not "
-             "yet a verdict." if one_seed else "."), ""]
+            seeds_note, ""]
   if iso:
     out += [f"isoFLOPs: the e_c {plan_lib.ISO_FLOPS_E_C:g} model trained for "
             f"{runs.steps(iso['name'])} steps (the dense model's training "
