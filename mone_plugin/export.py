@@ -469,8 +469,24 @@ def onnx_available():
              for m in ("jax2onnx", "onnxruntime"))
 
 
+def _unrolled(model, params):
+  """The same model and weights with its blocks unrolled, not scanned.
+
+  jax2onnx cannot trace flax's `nn.scan` with a symbolic batch size (the
+  carry's shape must be concrete); the unrolled blocks compute the same.
+  """
+  if not model.scan:
+    return model, params
+  t = dict(params["Transformer"])
+  stacked = t.pop("encoderblock")
+  for i in range(model.depth):
+    t[f"encoderblock_{i}"] = jax.tree.map(lambda x, i=i: x[i], stacked)
+  return model.clone(scan=False), {**params, "Transformer": t}
+
+
 def _save_onnx(model, params, image_shape, e_cs, value_range, path):
   """One ONNX model per budget (jax2onnx), batch-polymorphic, weights inside."""
+  model, params = _unrolled(model, params)
   import contextlib  # pylint: disable=g-import-not-at-top
   import io  # pylint: disable=g-import-not-at-top
   import logging as py_logging  # pylint: disable=g-import-not-at-top

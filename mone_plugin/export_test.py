@@ -161,6 +161,23 @@ class ExportTest(absltest.TestCase):
     np.testing.assert_allclose(logits, self._jax(None, self.images)["logits"],
                                atol=1e-4, rtol=0)
     np.testing.assert_array_equal(experts, np.full((3, 8, 8), 3))
+    # A scanned model (as Big Vision's configs train them) converts too.
+    params = dict(self.ckpt.params)
+    t = dict(params["Transformer"])
+    blocks = [t.pop(f"encoderblock_{i}") for i in range(2)]
+    t["encoderblock"] = jax.tree.map(lambda *a: np.stack(a), *blocks)
+    scanned = export.Checkpoint(
+        framework="big_vision", params={**params, "Transformer": t},
+        model_cfg=dict(pool_type="gap", posemb="learn", scan=True),
+        num_classes=10, image_size=32, class_names=None)
+    out = os.path.join(self.tmp.name, "scanned_onnx")
+    manifest = export.export(scanned, out, (0.3,), onnx="yes")
+    sess = ort.InferenceSession(os.path.join(out, manifest["budgets"][0][
+        "onnx"]), providers=["CPUExecutionProvider"])
+    logits, _, experts = sess.run(None, {"images": self.images})
+    want = self._jax(0.3, self.images)
+    np.testing.assert_allclose(logits, want["logits"], atol=1e-4, rtol=0)
+    np.testing.assert_array_equal(experts, want["experts"])
     # The budgets differ: not the same graph written twice.
     self.assertNotEqual(
         os.path.getsize(os.path.join(self.dir, "onnx", "ec0.3.onnx")),
