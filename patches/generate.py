@@ -27,7 +27,7 @@ module names, imports and paths rewritten to their place upstream:
   Big Vision  core -> big_vision/models/proj/mone/ (mone_plugin/vit.py is
               mone_vit.py there), trainer -> big_vision/trainers/proj/mone/,
               configs -> big_vision/configs/proj/mone/, data ->
-              big_vision/datasets/mone/, plus two fixes of Big Vision itself.
+              big_vision/datasets/mone/, plus three fixes of Big Vision itself.
   Scenic      core and projects/mone/ -> scenic/projects/mone/, data ->
               scenic/projects/mone/data/.
 
@@ -49,6 +49,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 from typing import Callable, Optional
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -362,7 +363,7 @@ def drift(name, patch_dir=None):
 
 
 def _big_vision_fixes(checkout):
-  """Two fixes Big Vision needs at the pinned commit (see their messages)."""
+  """Three fixes Big Vision needs at the pinned commit (see their messages)."""
   from mone_plugin.big_vision import compat  # pylint: disable=g-import-not-at-top
   read = lambda rel: open(os.path.join(checkout, rel)).read()
   utils = read("big_vision/utils.py")
@@ -371,6 +372,12 @@ def _big_vision_fixes(checkout):
                        flags=re.M)
   if len(pattern.findall(utils)) != 1:
     raise ValueError("Could not find exactly one `def sync()` in utils.py.")
+  synced = pattern.sub(lambda _: ours.rstrip("\n") + "\n", utils)
+  writer = re.compile(r"^  def step_end\(self\):\n(?:(?:    |\n).*\n)*?(?=\n  def )",
+                      flags=re.M)
+  if len(writer.findall(synced)) != 1:
+    raise ValueError("Could not find exactly one `def step_end` in utils.py.")
+  step_end = textwrap.indent(inspect.getsource(compat.step_end), "  ")
   aa = read("big_vision/pp/archive/autoaugment.py")
   old_import = "from tensorflow_addons import image as contrib_image"
   if old_import not in aa:
@@ -381,8 +388,7 @@ def _big_vision_fixes(checkout):
       ("utils: sync() over a NamedSharding\n\n"
        "jax.sharding.PositionalSharding was removed in JAX 0.7, so train.py "
        "exited\nwith an error on its last line (u.sync()).",
-       {"big_vision/utils.py": pattern.sub(
-           lambda _: ours.rstrip("\n") + "\n", utils)}),
+       {"big_vision/utils.py": synced}),
       ("pp/archive: RandAugment without tensorflow_addons\n\n"
        "TFA is archived and does not import under TF 2.16+ (Keras 3). "
        "tfa_image.py\nprovides rotate/translate/transform over TF's "
@@ -391,6 +397,13 @@ def _big_vision_fixes(checkout):
            old_import,
            "from big_vision.pp.archive import tfa_image as contrib_image"),
         "big_vision/pp/archive/tfa_image.py": tfa_text}),
+      ("utils: each metrics row labelled with its own step\n\n"
+       "BigVisionMetricWriter.step_end wrote the row on a thread that read "
+       "self.step\nwhen it ran: a row written after the next step_start "
+       "carried a later step\nthan the one measured. close() also wrote the "
+       "last row twice.",
+       {"big_vision/utils.py": writer.sub(
+           lambda _: step_end.rstrip("\n") + "\n", synced)}),
   ]
 
 

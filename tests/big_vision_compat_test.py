@@ -15,6 +15,10 @@
 """An unmodified Big Vision checkout, after `import mone_plugin.big_vision`."""
 
 import importlib
+import json
+import os
+import sys
+import tempfile
 
 from absl.testing import absltest
 import numpy as np
@@ -66,6 +70,31 @@ class CompatTest(absltest.TestCase):
         {"image": image}).repeat(8).map(pp)]
     self.assertEqual(out[0].shape, (32, 32, 3))
     self.assertTrue(any((o != image).any() for o in out))
+
+  def test_metric_writer_labels_each_row_with_its_own_step(self):
+    import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
+    import big_vision.utils as u  # pylint: disable=g-import-not-at-top
+    interval = sys.getswitchinterval()
+    # No thread switch until the main thread blocks (in `pool.apply`): the
+    # writer thread then always runs after the next step_start, the order
+    # that labelled Big Vision's rows with a later step.
+    sys.setswitchinterval(100.0)
+    try:
+      with tempfile.TemporaryDirectory() as workdir:
+        mw = u.BigVisionMetricWriter(-1, -1, workdir)
+        for step in (1, 2, 3):
+          mw.step_start(step)
+          mw.measure("value", 10 * step)
+          mw.step_end()
+        mw.close()
+        with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
+          rows = [json.loads(line) for line in f]
+    finally:
+      sys.setswitchinterval(interval)
+    # One row per step (close() wrote the last one twice), each its own.
+    self.assertEqual(rows, [{"step": 1, "value": 10.0},
+                            {"step": 2, "value": 20.0},
+                            {"step": 3, "value": 30.0}])
 
   def test_tfa_image_geometry(self):
     from mone_plugin.big_vision import tfa_image  # pylint: disable=g-import-not-at-top

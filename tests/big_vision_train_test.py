@@ -119,15 +119,18 @@ class BigVisionTrainTest(absltest.TestCase):
                       if "train_e_c" in m}, {0.5})
 
   def test_router_learns_at_every_logged_step(self):
-    # alpha starts at 0 and the warmup's learning rate at step 1 is 0, so the
-    # first steps have no router gradient. Which early steps Big Vision logs
-    # depends on timing (it logs every step of its timing warmup), so the
-    # check keys on alpha: once alpha is positive the router must keep a
-    # gradient to the end (a clipped alpha once cut it for good), and alpha
-    # may be 0 only in the first 3 steps.
+    # alpha starts at 0, the warmup's learning rate at step 1 is 0 and the
+    # head starts at zero, so alpha (logged before each step's update) is 0
+    # through step 3 and its first update comes at step 3. Which early steps
+    # Big Vision logs depends on timing (it logs every step of its timing
+    # warmup), so the check keys on the step: from step 4 on, alpha must be
+    # in (0, 1) and the router must have a gradient (a clipped alpha once cut
+    # it for good). Each row carries the step it measured (compat.step_end).
     logged = [m for m in self.metrics if "l2_router_grads/Transformer" in m]
     self.assertGreaterEqual(len(logged), 3, self.metrics)
     self.assertEqual(logged[-1]["step"], 20)
+    steps = [m["step"] for m in logged]
+    self.assertEqual(steps, sorted(set(steps)))
     for m in logged:
       if m["step"] > 3:
         self.assertBetween(m["alpha/Transformer"], 1e-9, 1.0 - 1e-9)

@@ -29,14 +29,21 @@
    which raises on a single host without a cluster (Big Vision's own
    `train.py` calls it only under `$BV_JAX_INIT`): without a cluster to
    join, it logs and returns.
+5. `BigVisionMetricWriter.step_end` writes a step's row on a thread that reads
+   `self.step` when it runs, not when the step ended: a row written after the
+   next `step_start` carries a later step than the one measured (seen: step
+   2's row, alpha 0 before the router's first update, labelled step 8), and
+   `close()` writes the last row a second time. `step_end` below binds the row
+   at the call and clears it once written.
 
-`apply()` installs all four into the running process; `patches/generate.py`
-turns the code of 1 and 2 into `git am`-able patches for a Big Vision checkout
-(3 and 4 concern Big Vision's own SigLIP trainer, which the patches leave as
-it is).
+`apply()` installs all five into the running process; `patches/generate.py`
+turns the code of 1, 2 and 5 into `git am`-able patches for a Big Vision
+checkout (3 and 4 concern Big Vision's own SigLIP trainer, which the patches
+leave as it is).
 """
 
 import importlib
+import json
 import sys
 import types
 
@@ -45,6 +52,7 @@ import big_vision.utils as u
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tensorflow.io import gfile
 
 
 def sync():
@@ -53,6 +61,22 @@ def sync():
   x = u.reshard(np.ones(jax.device_count()), jax.sharding.NamedSharding(
       mesh, jax.sharding.PartitionSpec("devices")))
   jax.jit(jnp.sum)(x).block_until_ready()
+
+
+def step_end(self):
+  """Ends a training step, write its full row."""
+  if not self.step_metrics: return
+  # The row is made now: the thread may write it after the next step_start.
+  row = json.dumps({"step": self.step, **self.step_metrics}) + "\n"
+  self.step_metrics = {}  # Written once: close() ends with step_end() too.
+
+  def write():
+    with gfile.GFile(self.fname, "a") as f:
+      f.write(row)
+
+  if self.fname:
+    self.pool.apply(lambda: None)  # Potentially wait for past writes.
+    self.pool.apply_async(write)
 
 
 def _tensorflow_addons_works():
@@ -112,6 +136,8 @@ def apply():
   """Installs the fixes into the running process (idempotent)."""
   if u.sync is not sync:
     u.sync = sync
+  if u.BigVisionMetricWriter.step_end is not step_end:
+    u.BigVisionMetricWriter.step_end = step_end
   if "tensorflow_addons.image" not in sys.modules:
     install_tfa_image()
   _restore_tree_aliases()
