@@ -222,6 +222,28 @@ def prepare_inference(params, dtype=None):
   return {"params": params, "inference": inference}
 
 
+def remat_policy(name):
+  """The `jax.checkpoint_policies` policy called `name`, or a clear error.
+
+  Args:
+    name: "none" (`jax.checkpoint`'s default, as Big Vision's models read
+      it) or a policy of `jax.checkpoint_policies` that takes no arguments:
+      "nothing_saveable", "dots_saveable", "dots_with_no_batch_dims_saveable"
+      or "everything_saveable".
+
+  Returns:
+    The policy (None for "none").
+  """
+  if name == "none":
+    return None
+  allowed = ["none"] + sorted(n for n in dir(jax.checkpoint_policies)
+                              if n.endswith("saveable"))
+  if name not in allowed:
+    raise ValueError(f"remat_policy={name!r} is not a policy; allowed: "
+                     f"{', '.join(allowed)}.")
+  return getattr(jax.checkpoint_policies, name)
+
+
 class NestedLayerNorm(nn.Module):
   """Full-D LayerNorm of each group, returning only its first d channels."""
   width: int
@@ -633,7 +655,7 @@ class MoneEncoder(nn.Module):
       # a single "encoderblock".
       block = nn.remat(
           MoneEncoderBlock, prevent_cse=False, static_argnums=(2,),
-          policy=getattr(jax.checkpoint_policies, self.remat_policy, None))
+          policy=remat_policy(self.remat_policy))
       state, hs = nn.scan(
           block, variable_axes={"params": 0, "inference": 0},
           split_rngs={"params": True, "dropout": True},

@@ -643,5 +643,31 @@ class StochasticDepthTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, r"droplayer_rate=1.0 .*< 1"):
       _encoder(droplayer_rate=1.0).droplayer_rates()
 
+
+class RematPolicyTest(parameterized.TestCase):
+
+  @parameterized.parameters("none", "nothing_saveable", "dots_saveable",
+                            "dots_with_no_batch_dims_saveable",
+                            "everything_saveable")
+  def test_policies_give_the_same_gradient(self, policy):
+    model, params, x = _init_encoder(alpha=0.3, scan=True)
+    caps = capacity.as_static(capacity.capacity_distribution(0.4))
+
+    def grad(m):
+      return jax.grad(lambda p: jnp.sum(m.apply(
+          {"params": p}, x, capacities=caps)[0] ** 2))(params)
+    want = grad(model.clone(remat_policy="nothing_saveable"))
+    got = grad(model.clone(remat_policy=policy))
+    for a, b in zip(jax.tree.leaves(want), jax.tree.leaves(got)):
+      np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+  def test_unknown_policy_names_the_allowed_ones(self):
+    model, _, x = _init_encoder(scan=True)
+    with self.assertRaisesRegex(
+        ValueError, r"remat_policy='dots_savable' is not a policy; allowed: "
+        r"none, dots_saveable, .*everything_saveable"):
+      _init(model.clone(remat_policy="dots_savable"), x)
+
+
 if __name__ == "__main__":
   absltest.main()
