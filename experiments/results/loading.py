@@ -22,7 +22,6 @@ Metric names are the budget names of `mone_plugin.budgets` (`ec0.4`,
 
 import json
 import os
-import platform
 
 import numpy as np
 
@@ -179,14 +178,3 @@ def video_stats(inputs, experts):
   return (_large_share(experts, moving), _large_share(experts, obj & ~moving),
           _large_share(experts, ~obj))
 
-
-def machine():
-  """The machine, in words."""
-  cpu = platform.processor() or platform.machine()
-  if os.path.exists("/proc/cpuinfo"):
-    with open("/proc/cpuinfo") as f:
-      for line in f:
-        if line.startswith("model name"):
-          cpu = line.split(":", 1)[1].strip()
-          break
-  return f"{os.cpu_count()} CPU cores ({cpu}), no accelerator"

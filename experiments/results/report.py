@@ -42,6 +42,21 @@ from experiments.results import sections
 from experiments.results import summaries as summaries_lib
 
 
+def machines_line(counts):
+  """Which machines the runs ran on: wall times compare within one only."""
+  known = sorted((m, n) for m, n in counts.items() if m)
+  parts = [f"{m} ({n} run{'s' if n != 1 else ''})" for m, n in known]
+  if counts.get(None):
+    n = counts[None]
+    parts.append(f"not recorded ({n} run{'s' if n != 1 else ''} of before "
+                 "2026-12-05, when summaries did not record their machine)")
+  line = "Runs ran on: " + ("; ".join(parts) or "no runs yet") + "."
+  if len(parts) > 1:
+    line += (" Wall times of different machines do not compare; the speed "
+             "ratios of the benchmark are taken within one run.")
+  return line
+
+
 def write(summary_dir, out_dir, mode="full", jobs=2):
   """Writes out_dir/results.md and out_dir/results/*.png; returns the path."""
   plots = figures.Plots(os.path.join(out_dir, "results"))
@@ -81,8 +96,11 @@ def write(summary_dir, out_dir, mode="full", jobs=2):
       "runs the same scripts on tiny settings; the test suite runs that.",
       f"- Progress: {done} of {planned} runs of the plan done (image recipe "
       f"`{plan_lib.recipe_tag('bv', mode)}`); sections say what is pending.",
-      f"- Mode: {mode}. Machine: {loading.machine()}. Written "
-      f"{time.strftime('%Y-%m-%d')}.",
+      f"- Mode: {mode}. Written {time.strftime('%Y-%m-%d')} on "
+      f"{summaries_lib.machine()}.",
+      "- " + machines_line(summaries_lib.machines(
+          list(runs.results.values()) + list(results.scenic.values()) +
+          list(results.benchmarks.values()))),
       f"- Run time: {sections.minutes(bv_s + video_s + bench_s)} summed over the "
       f"runs (images {sections.minutes(bv_s)}, video {sections.minutes(video_s)}, speed "
       f"{sections.minutes(bench_s)}); the training runs go {jobs} at a time.", ""]

@@ -19,6 +19,7 @@ Pure Python (no training): every summary below is written as the workers
 write theirs, with accuracies chosen so the verdict can be checked by hand.
 """
 
+import json
 import math
 import os
 import shutil
@@ -162,6 +163,28 @@ class ReportFromSummariesTest(absltest.TestCase):
     page = self.page()
     for number in (1, 2, 3, 4, 6, 7):
       self.assertIn("Not run yet: pending (0 of", section(page, number))
+
+  def test_machines_of_the_runs_are_named(self):
+    write_summaries(self.dir)
+    page = self.page()
+    n = len(plan.bv_runs("full"))
+    self.assertIn(f"Runs ran on: {summaries.machine()} ({n} runs).", page)
+    self.assertNotIn("do not compare", page)
+    # An older summary without a machine, and one of another machine.
+    first, second = [summaries.path(self.dir, r.name)
+                     for r in plan.bv_runs("full")[:2]]
+    for path, machine in ((first, None), (second, "8 CPU cores (Other)")):
+      with open(path) as f:
+        s = json.load(f)
+      s.pop("machine")
+      if machine:
+        s["machine"] = machine
+      with open(path, "w") as f:
+        json.dump(s, f)
+    page = self.page()
+    self.assertIn(f"{summaries.machine()} ({n - 2} runs); "
+                  "8 CPU cores (Other) (1 run); not recorded (1 run of", page)
+    self.assertIn("Wall times of different machines do not compare", page)
 
   def test_archived_pages_are_linked(self):
     self.assertNotIn("Earlier pages", self.page())

@@ -18,7 +18,8 @@ Each finished run of a results plan leaves `<dir>/<run name>.json` (`dir` is
 `<out>/results/runs`: docs/results/runs for the full plan, so they are
 committed; under `--out` for the reduced one). A summary holds everything the
 page needs (final metrics of every budget with its GFLOPs, the config
-arguments, seed, steps, wall seconds, date, git commit) and the recipe tag of
+arguments, seed, steps, wall seconds, date, git commit, the machine it ran on)
+and the recipe tag of
 `plan.recipe_tag`. The plan skips a run whose summary matches it (same recipe,
 same arguments, every budget evaluated); the report reads summaries only, so
 the page can be regenerated from committed files alone. A summary of another
@@ -32,6 +33,7 @@ import datetime
 import glob
 import json
 import os
+import platform
 import shutil
 import subprocess
 
@@ -74,6 +76,32 @@ def git_commit(repo=REPO):
   return commit + ("+dirty" if dirty else "")
 
 
+def machine():
+  """The machine this process runs on, in words (CPU model and cores)."""
+  cpu = platform.processor() or platform.machine()
+  if os.path.exists("/proc/cpuinfo"):
+    with open("/proc/cpuinfo") as f:
+      for line in f:
+        if line.startswith("model name"):
+          cpu = line.split(":", 1)[1].strip()
+          break
+  return f"{os.cpu_count()} CPU cores ({cpu}), no accelerator"
+
+
+def machines(summaries):
+  """{machine: number of summaries}; None counts those that record none.
+
+  Wall times are comparable only between runs of one machine, so the page
+  says which machines its runs ran on (summaries of format 1 written before
+  2026-12-05 do not record it).
+  """
+  counts = {}
+  for s in summaries:
+    m = s.get("machine")
+    counts[m] = counts.get(m, 0) + 1
+  return counts
+
+
 def _jsonable(x):
   if isinstance(x, dict):
     return {str(k): _jsonable(v) for k, v in x.items()}
@@ -99,7 +127,7 @@ def make(kind, name, mode, *, args, seed=0, steps=None, wall_s=None,
       "steps": steps, "wall_s": wall_s,
       "date": datetime.datetime.now(datetime.timezone.utc).strftime(
           "%Y-%m-%dT%H:%M:%SZ"),
-      "commit": git_commit(), **fields})
+      "commit": git_commit(), "machine": machine(), **fields})
 
 
 def write(summary_dir, summary):

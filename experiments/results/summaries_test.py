@@ -54,13 +54,20 @@ class SummariesTest(absltest.TestCase):
     with open(path) as f:
       s = json.load(f)
     for key in ("args", "seed", "steps", "wall_s", "date", "commit",
-                "recipe", "rows", "kind", "mode"):
+                "recipe", "rows", "kind", "mode", "machine"):
       self.assertIn(key, s)
+    self.assertEqual(s["machine"], summaries.machine())
+    self.assertIn(f"{os.cpu_count()} CPU cores", s["machine"])
     self.assertEqual(s["recipe"], plan.recipe_tag("bv"))
     self.assertEqual([r["budget"] for r in s["rows"]],
                      ["expert0", "expert1", "expert2", "expert3"])
     self.assertEqual(s["rows"][0]["e_c"], [1.0, 0.0, 0.0, 0.0])
     self.assertFalse(os.path.exists(path + ".tmp"))
+
+  def test_machines_are_counted_unrecorded_apart(self):
+    counts = summaries.machines([{"machine": "A"}, {"machine": "A"},
+                                 {"machine": "B"}, {}])
+    self.assertEqual(counts, {"A": 2, "B": 1, None: 1})
 
   def test_done_and_skipped(self):
     run = self.runs["ec0.4_s1"]
