@@ -51,7 +51,8 @@ RECIPE = dict(steps=3000, batch=128, lr=0.006, wd=0.0001, warmup=200,
               width=64, depth=4, heads=4, mlp=256)
 RECIPE_EXTRA = ()  # More config arguments for every image run, e.g. "val".
 # Scenic video runs: overrides of every full video run (and their tag).
-VIDEO_RECIPE_NAME = "v1"
+# v2: MoNE video runs train isoFLOPs (`local_mone_video.py` iso_flops).
+VIDEO_RECIPE_NAME = "v2"
 VIDEO_OVERRIDES = ()
 
 STEPS = RECIPE["steps"]

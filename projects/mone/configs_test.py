@@ -127,6 +127,25 @@ class PaperConfigsTest(parameterized.TestCase):
     self.assertEqual(tuple(video.model.patches.size),
                      tuple(image.model.patch_size) + (2,))
 
+  def test_local_video_trains_iso_flops(self):
+    # The paper's video protocol: MoNE costs the dense ViViT's training FLOPs.
+    self.assertEqual(
+        local_mone_video.get_config('e_c=none,steps=300').num_training_steps,
+        300)
+    self.assertEqual(local_mone_video.get_config(
+        'e_c=0.3,steps=300,iso_flops=false').num_training_steps, 300)
+    for e_c in (0.3, 0.4):
+      config = local_mone_video.get_config(f'e_c={e_c},steps=300')
+      model = main.get_model_cls(config.model_name)(
+          config, {'num_classes': 8, 'input_shape': (-1, 8, 32, 32, 1)})
+      self.assertGreaterEqual(config.num_training_steps, 600)
+      self.assertAlmostEqual(config.num_training_steps * model.gflops(e_c),
+                             300 * model.gflops(None),
+                             delta=model.gflops(e_c))
+      self.assertEqual(config.lr_configs.steps_per_cycle,
+                       config.num_training_steps)
+      self.assertEqual(config.log_eval_steps, config.num_training_steps)
+
   def test_bad_arguments_and_names_are_clear_errors(self):
     with self.assertRaisesRegex(ValueError, r"'foo=1' is not key=value"):
       k400.get_config('foo=1')

@@ -17,6 +17,9 @@
 import os
 
 import ml_collections
+import numpy as np
+
+from mone_plugin import flops
 
 
 def local_data_dir() -> str:
@@ -65,3 +68,39 @@ def cosine_lr(config, base_lr, warmup_steps):
   config.lr_configs.warmup_steps = warmup_steps
   config.lr_configs.steps_per_cycle = config.num_training_steps
   config.lr_configs.base_learning_rate = base_lr
+
+
+def iso_flops_scale(config, arg, *, num_frames, image_size, num_classes,
+                    channels=3):
+  """How much longer MoNE trains to cost the dense ViViT's training FLOPs.
+
+  The paper always fine-tunes video models isoFLOPs: dense GFLOPs over MoNE's
+  (with `e_c_grid`, the mean cost of its budgets). 1 for the dense baseline or
+  with `iso_flops=false`. (`config.mone.iso_flops` is Big Vision's way; Scenic
+  configs set their steps or epochs themselves, so the config shows them.)
+
+  Args:
+    config: the config, with its model set (ViViT-FE fields).
+    arg: the parsed config argument (`e_c`, `e_c_grid`, `iso_flops`).
+    num_frames: frames per clip.
+    image_size: frame height and width.
+    num_classes: classes of the head.
+    channels: channels of a frame.
+  """
+  grid = [float(v) for v in filter(None, arg.e_c_grid.split('/'))]
+  budgets = grid or [arg.e_c]
+  if not arg.iso_flops or None in budgets:
+    return 1.0
+  m = config.model
+  kw = dict(num_frames=num_frames, image_size=image_size,
+            patch_size=m.patches.size[0], tubelet_size=m.patches.size[2],
+            width=m.hidden_size,
+            spatial_depth=m.spatial_transformer.num_layers,
+            temporal_depth=m.temporal_transformer.num_layers,
+            mlp_dim=m.spatial_transformer.mlp_dim,
+            temporal_mlp_dim=m.temporal_transformer.mlp_dim,
+            num_heads=m.spatial_transformer.num_heads,
+            num_classes=num_classes, classifier=m.classifier,
+            channels=channels)
+  cost = np.mean([flops.vivit_gflops(e_c=e, **kw) for e in budgets])
+  return flops.vivit_gflops(e_c=None, **kw) / float(cost)

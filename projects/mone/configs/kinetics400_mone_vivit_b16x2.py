@@ -36,9 +36,7 @@ multi-view test (4 clips x 3 crops, logits averaged per video) after it.
 """
 
 import ml_collections
-import numpy as np
 
-from mone_plugin import flops
 from projects.mone.configs import common
 
 KINETICS_400_TRAIN_SIZE = 214834
@@ -91,32 +89,11 @@ def mone_block(config, arg, eval_e_c):
 
 
 def iso_flops_epochs(config, arg, epochs):
-  """Epochs of MoNE whose training FLOPs equal `epochs` of the dense ViViT.
-
-  The paper always fine-tunes video models isoFLOPs. With `e_c_grid`, the
-  mean cost of its budgets counts; the dense baseline keeps `epochs`.
-
-  Args:
-    config: the config, with its model and dataset fields set.
-    arg: the parsed config argument (`e_c`, `e_c_grid`, `iso_flops`).
-    epochs: the dense ViViT recipe's epochs.
-  """
-  grid = [float(v) for v in filter(None, arg.e_c_grid.split('/'))]
-  budgets = grid or [arg.e_c]
-  if not arg.iso_flops or None in budgets:
-    return epochs
-  m, d = config.model, config.dataset_configs
-  kw = dict(num_frames=d.num_frames, image_size=d.crop_size,
-            patch_size=m.patches.size[0], tubelet_size=m.patches.size[2],
-            width=m.hidden_size,
-            spatial_depth=m.spatial_transformer.num_layers,
-            temporal_depth=m.temporal_transformer.num_layers,
-            mlp_dim=m.spatial_transformer.mlp_dim,
-            temporal_mlp_dim=m.temporal_transformer.mlp_dim,
-            num_heads=m.spatial_transformer.num_heads,
-            num_classes=d.num_classes, classifier=m.classifier)
-  cost = np.mean([flops.vivit_gflops(e_c=e, **kw) for e in budgets])
-  return epochs * flops.vivit_gflops(e_c=None, **kw) / float(cost)
+  """Epochs of MoNE whose training FLOPs equal `epochs` of the dense ViViT."""
+  d = config.dataset_configs
+  return epochs * common.iso_flops_scale(
+      config, arg, num_frames=d.num_frames, image_size=d.crop_size,
+      num_classes=d.num_classes)
 
 
 def init_from_nested(config, arg, positional_embed_size_change):

@@ -26,17 +26,22 @@ the direction in which its garment moves, which no single frame shows.
 Arguments (after ':', comma-separated): `init=<nested workdir>` ('' trains
 from scratch), `e_c=<float>` (training budget, default 0.4; `none` trains the
 dense ViViT baseline), `e_c_grid=<a/b/c>` (sample e_c per step from these),
-`steps=<int>`.
+`steps=<int>` (the dense ViViT's steps), `iso_flops` (default true, the
+paper's video protocol: MoNE trains steps x dense GFLOPs / MoNE GFLOPs, so
+that it costs the dense ViViT's training FLOPs; `iso_flops=false`: the same
+steps).
 """
 
 import ml_collections
 
+from mone_plugin.data import moving_fashion_mnist
 from projects.mone.configs import common
 from projects.mone.configs import local_nested_pretrain
 
 def get_config(arg=None):
   """Returns the local MoNE video config."""
-  arg = common.parse_arg(arg, init='', e_c=0.4, e_c_grid='', steps=300)
+  arg = common.parse_arg(arg, init='', e_c=0.4, e_c_grid='', steps=300,
+                         iso_flops=True)
   image = local_nested_pretrain.get_config()
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_vivit_moving_fashion_mnist'
@@ -48,7 +53,7 @@ def get_config(arg=None):
   config.dataset_configs.data_dir = common.local_data_dir()
   config.dataset_configs.train_split = 'train'
   config.dataset_configs.eval_split = 'test'
-  config.dataset_configs.num_frames = 8
+  config.dataset_configs.num_frames = moving_fashion_mnist.NUM_FRAMES
 
   # ViViT-FE with the image model's spatial transformer (tubelets 4x4x2).
   config.model_name = 'mone_vivit_classification'
@@ -96,7 +101,10 @@ def get_config(arg=None):
   config.label_smoothing = None
   config.batch_size = 32
   config.eval_batch_size = 200
-  config.num_training_steps = arg.steps
+  config.num_training_steps = int(round(arg.steps * common.iso_flops_scale(
+      config, arg, num_frames=moving_fashion_mnist.NUM_FRAMES,
+      image_size=moving_fashion_mnist.CANVAS,
+      num_classes=len(moving_fashion_mnist.DIRECTIONS), channels=1)))
   config.rng_seed = 0
   common.cosine_lr(config, base_lr=1e-3, warmup_steps=50)
 
@@ -114,7 +122,7 @@ def get_config(arg=None):
   config.checkpoint = True
   config.checkpoint_steps = 100
   config.log_summary_steps = 50
-  config.log_eval_steps = arg.steps
+  config.log_eval_steps = config.num_training_steps
   config.count_flops = False
   config.xprof = False
   config.debug_train = False
