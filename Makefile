@@ -13,7 +13,8 @@ SCENIC_COMMIT = 4a38d475ee89cb821078c0e2bf2065ee030e1535
 DMVR_COMMIT = 77ccedaa084d29239eaeafddb0b2e83843b613a1
 SIMCLR_COMMIT = 383d4143fd8cf7879ae10f1046a9baeb753ff438
 
-.PHONY: setup data frameworks run test benchmark patches patches-bv
+.PHONY: setup data frameworks run run-reference test benchmark patches \
+  patches-bv
 
 # Installs the pinned Python stack (a no-op when it is already there).
 # jax2onnx (ONNX export) without its dependencies: it pins orbax-checkpoint
@@ -58,10 +59,14 @@ frameworks:
 # The main job: a MoNE training run through Big Vision on Fashion-MNIST, then
 # an evaluation at several compute budgets. Writes $(BV_RUN_DIR)/mone_eval.{json,
 # csv,png} (accuracy vs GFLOPs at e_c = 0.2, 0.3, ..., 1.0); BV_RUN_ARGS adds
-# config arguments (e.g. BV_RUN_ARGS=steps=500).
+# config arguments (e.g. BV_RUN_ARGS=steps=500). The plot and the JSON also
+# show the dense ViT of the same recipe, from $(BV_REF_DIR) (committed; made by
+# `make run-reference`; a recipe that differs is said in its label).
 BV_RUN_DIR ?= $(WORKDIR)/bv_fashion_mnist
 BV_RUN_ARGS ?=
 BV_EVAL_E_C ?= 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0
+BV_REF_DIR ?= docs/make_run/dense
+comma := ,
 run: setup frameworks
 	@set -e; start=$$(date +%s); \
 	echo "== make run: data"; \
@@ -75,9 +80,28 @@ run: setup frameworks
 	echo "== make run: evaluating at e_c = $(BV_EVAL_E_C)"; \
 	TF_CPP_MIN_LOG_LEVEL=2 JAX_COMPILATION_CACHE_DIR=$(WORKDIR)/jax_cache \
 	  $(PYTHON) -m mone_plugin.big_vision.evaluate --workdir=$(BV_RUN_DIR) \
-	  --e_c=$(BV_EVAL_E_C); \
+	  --e_c=$(BV_EVAL_E_C) $$([ -f $(BV_REF_DIR)/mone_eval.json ] && \
+	  echo --reference=$(BV_REF_DIR)); \
 	echo "== make run: done in $$(( $$(date +%s) - start )) s; results in" \
 	  "$(BV_RUN_DIR)/mone_eval.{json,csv,png}"
+
+# The dense ViT of `make run`'s recipe (same BV_RUN_ARGS), trained and
+# evaluated the same way; its config and evaluation go to $(BV_REF_DIR).
+run-reference: setup frameworks
+	@set -e; \
+	$(PYTHON) -m mone_plugin.data.prepare --datasets=fashion_mnist_local; \
+	rm -rf $(BV_RUN_DIR)_dense; \
+	TF_CPP_MIN_LOG_LEVEL=2 JAX_COMPILATION_CACHE_DIR=$(WORKDIR)/jax_cache \
+	  $(PYTHON) -m mone_plugin.big_vision.train \
+	  --config=configs/mone_fashion_mnist.py:dense$(if $(BV_RUN_ARGS),$(comma)$(BV_RUN_ARGS)) \
+	  --workdir=$(BV_RUN_DIR)_dense; \
+	TF_CPP_MIN_LOG_LEVEL=2 JAX_COMPILATION_CACHE_DIR=$(WORKDIR)/jax_cache \
+	  $(PYTHON) -m mone_plugin.big_vision.evaluate \
+	  --workdir=$(BV_RUN_DIR)_dense --e_c=dense; \
+	mkdir -p $(BV_REF_DIR); \
+	cp $(BV_RUN_DIR)_dense/config.json $(BV_RUN_DIR)_dense/mone_eval.json \
+	  $(BV_REF_DIR)/; \
+	echo "== make run-reference: $(BV_REF_DIR) written (commit it)"
 
 # Regenerates patches/big_vision/ and patches/scenic/ from the sources with
 # the one generator (run after changing them; tests/*_patches_test.py fail on

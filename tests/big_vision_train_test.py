@@ -20,9 +20,11 @@ resume-after-kill and 8 simulated devices; the baselines (Mixture-of-Depths,
 MatViT-style nested training) each get one run of the same tiny model.
 """
 
+import csv
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,6 +177,39 @@ class BigVisionTrainTest(absltest.TestCase):
     for ext in ("csv", "png"):
       self.assertGreater(
           os.path.getsize(os.path.join(self.workdir, f"mone_eval.{ext}")), 0)
+
+  def test_evaluate_draws_a_reference_run(self):
+    # The reference: the same checkpoint copied, evaluated on the dense path.
+    ref = os.path.join(self.tmp.name, "reference")
+    shutil.copytree(self.workdir, ref)
+    run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
+         f"--workdir={ref}", "--e_c=dense"], env(self.cache))
+    out = os.path.join(self.tmp.name, "with_reference")
+    shutil.copytree(self.workdir, out)
+    log = run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
+               f"--workdir={out}", "--e_c=0.3", f"--reference={ref}"],
+              env(self.cache)).stdout
+    with open(os.path.join(out, "mone_eval.json")) as f:
+      rows = json.load(f)
+    with open(os.path.join(ref, "mone_eval.json")) as f:
+      dense = json.load(f)[0]
+    self.assertEqual([r["e_c"] for r in rows], [0.3, "dense"])
+    self.assertNotIn("reference", rows[0])
+    self.assertEqual(rows[1], {**dense, "reference": ref})  # Same recipe.
+    self.assertIn(f"reference dense  GFLOPs={dense['gflops']:.5f}", log)
+    with open(os.path.join(out, "mone_eval.csv")) as f:
+      self.assertEqual(list(csv.DictReader(f))[1]["reference"], ref)
+    # Another recipe is said, with the fields that differ.
+    from mone_plugin.big_vision import evaluate  # pylint: disable=g-import-not-at-top
+    config = evaluate.load_config(out)
+    config.total_steps = 999
+    self.assertEqual(
+        evaluate.load_reference(ref, config)[0]["reference"],
+        f"{ref} (recipe differs: total_steps 20 vs 999)")
+    with self.assertRaisesRegex(FileNotFoundError,
+                                "--reference=/nonexistent is not an "
+                                "evaluated run"):
+      evaluate.load_reference("/nonexistent", config)
 
   def test_export_and_predict_agree_with_the_checkpoint(self):
     # Export (reads the checkpoint without Big Vision), then predict (TF

@@ -22,7 +22,10 @@ Reads the run's config (`workdir/config.json`, written by the trainer, unless
 once per e_c with Big Vision's own evaluators, and writes to the workdir:
 `mone_eval.json` and `mone_eval.csv` (one row per e_c: GFLOPs per image and
 each metric) and `mone_eval.png` (accuracy vs GFLOPs). "dense" in --e_c is the
-dense ViT path.
+dense ViT path. `--reference=<workdir>` draws another run's evaluation (e.g.
+the dense ViT of the same recipe) beside the curve and adds its rows, marked
+with their source; a recipe that differs from this run's is said in the label
+and the log.
 """
 
 import csv
@@ -57,6 +60,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,g-bad-import-order
 
 DEFAULT_E_C = tuple(round(0.1 * i, 1) for i in range(2, 11))
+# The config fields that make two runs "the same recipe" for a reference.
+RECIPE_KEYS = ("total_steps", "input.batch_size", "lr", "wd", "schedule",
+               "model.patch_size", "model.width", "model.depth",
+               "model.mlp_dim", "model.num_heads", "seed")
 
 
 def load_config(workdir, config=None):
@@ -136,8 +143,47 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
   return list(rows.values())
 
 
+def _field(config, key):
+  for part in key.split("."):
+    config = config.get(part) if hasattr(config, "get") else None
+  return config.to_dict() if hasattr(config, "to_dict") else config
+
+
+def load_reference(path, config, prefix="mone_eval"):
+  """Rows of another run's evaluation, marked with where they come from.
+
+  Args:
+    path: that run's workdir (its `config.json` and `<prefix>.json`).
+    config: this run's config, to say whether the recipes match.
+    prefix: the evaluation's file name.
+
+  Returns:
+    Its rows, each with `reference`: "<path>" when the two runs share the
+    recipe (`RECIPE_KEYS`), else "<path> (recipe differs: ...)".
+  """
+  files = [os.path.join(path, f) for f in ("config.json", f"{prefix}.json")]
+  missing = [f for f in files if not gfile.exists(f)]
+  if missing:
+    raise FileNotFoundError(
+        f"--reference={path} is not an evaluated run: {missing} missing "
+        f"(run the trainer, then `evaluate`, with --workdir={path}).")
+  with gfile.GFile(files[1]) as f:
+    rows = json.loads(f.read())
+  ref = load_config(path)
+  diffs = [f"{k} {_field(ref, k)} vs {_field(config, k)}" for k in RECIPE_KEYS
+           if _field(ref, k) != _field(config, k)]
+  source = path + (f" (recipe differs: {'; '.join(diffs)})" if diffs else "")
+  if diffs:
+    logging.warning("The reference %s", source)
+  return [{**r, "reference": source} for r in rows]
+
+
 def write_reports(rows, workdir, prefix="mone_eval"):
-  """Writes `rows` as JSON, CSV and an accuracy-vs-GFLOPs plot."""
+  """Writes `rows` as JSON, CSV and an accuracy-vs-GFLOPs plot.
+
+  Rows with a `reference` field (`load_reference`) are drawn apart, as
+  another model beside this run's curve.
+  """
   base = os.path.join(workdir, prefix)
   with gfile.GFile(base + ".json", "w") as f:
     f.write(json.dumps(rows, indent=2))
@@ -148,17 +194,25 @@ def write_reports(rows, workdir, prefix="mone_eval"):
     w.writerows(rows)
   metrics = [k for k in keys if k.endswith("/prec@1")]
   fig, ax = plt.subplots(figsize=(5, 3.5))
+  own = [r for r in rows if "reference" not in r]
   for m in metrics:
-    pts = [(r["gflops"], r[m], r["e_c"]) for r in rows if m in r]
+    pts = [(r["gflops"], r[m], r["e_c"]) for r in own if m in r]
     ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], "o-", label=m)
     for g, a, e in pts:
       ax.annotate(f"{e}", (g, 100 * a), textcoords="offset points",
                   xytext=(3, -10), fontsize=7)
+  for r in rows:
+    for m in metrics:
+      if "reference" in r and m in r:
+        name = "dense ViT" if r["e_c"] == "dense" else f"e_c {r['e_c']}"
+        ax.plot([r["gflops"]], [100 * r[m]], "k*", markersize=10,
+                label=f"{name}, {m}: {r['reference']}")
+        ax.axhline(100 * r[m], color="k", lw=0.6, ls="--")
   ax.set_xlabel("GFLOPs per image")
   ax.set_ylabel("precision@1 (%)")
   ax.set_title("MoNE: accuracy vs compute (labels: e_c)")
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
+  ax.legend(fontsize=6)
   fig.tight_layout()
   with gfile.GFile(base + ".png", "wb") as f:
     fig.savefig(f, format="png", dpi=120)
@@ -172,7 +226,14 @@ def main(argv):
   jax.config.update("jax_threefry_partitionable", True)
   workdir = flags.FLAGS.workdir
   config = load_config(workdir, flags.FLAGS.config)
+  reference = (load_reference(flags.FLAGS.reference, config)
+               if flags.FLAGS.reference else [])
   rows = evaluate(config, workdir, core_budgets.parse_e_c(flags.FLAGS.e_c))
+  for r in reference:
+    print(f"reference {r['e_c']!s:6} GFLOPs={r['gflops']:.5f}  " + "  ".join(
+        f"{k}={v:.4f}" for k, v in r.items() if "/" in k) +
+          f"  ({r['reference']})", flush=True)
+  rows += reference
   for path in write_reports(rows, workdir):
     logging.info("Wrote %s", path)
     print(f"Wrote {path}", flush=True)
@@ -184,5 +245,8 @@ if __name__ == "__main__":
   flags.DEFINE_string("workdir", None, "The trained run's workdir.")
   flags.DEFINE_list("e_c", [str(e) for e in DEFAULT_E_C],
                     "Budgets to evaluate at ('dense': the dense ViT path).")
+  flags.DEFINE_string(
+      "reference", None, "Workdir of an evaluated run to draw beside this "
+      "one (e.g. the dense ViT of the same recipe: `make run-reference`).")
   flags.mark_flag_as_required("workdir")
   app.run(main)
