@@ -121,6 +121,8 @@ def write(summary_dir, out_dir, mode="full", jobs=2):
   if short:
     head += ["**Where MoNE falls short here:**", ""] + [
         f"- {s}" for s in short] + [""]
+  if mode == "full":
+    head += sections.targets(results)
   path = os.path.join(out_dir, "results.md")
   with open(path, "w") as f:
     f.write("\n".join(head + body).rstrip() + "\n")
