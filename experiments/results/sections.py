@@ -627,7 +627,8 @@ def targets(results):
          f"{100 * loading.DENSE_TARGET:g}% test precision@1"
   if own:
     m, sd = verdict.mean_std(list(own.values()))
-    add(goal, f"{_pm(m, sd)} ({len(own)} seeds)", m >= loading.DENSE_TARGET)
+    add(goal, f"{_pm(m, sd)} ({len(own)} seed{'s' if len(own) != 1 else ''})",
+        m >= loading.DENSE_TARGET)
   else:
     add(goal, "not run yet", None)
   lo, hi = loading.FIGURE3_RANGE
@@ -641,7 +642,8 @@ def targets(results):
     add(f"MoNE e_c {e_c:g} ({ratio:.2f}x fewer FLOPs) within "
         f"{loading.CLAIM_POINTS} points of the dense ViT of its width",
         "—" if delta is None else
-        f"{100 * delta:+.2f} ± {100 * dev:.2f} points ({n} seeds)",
+        f"{100 * delta:+.2f} ± {100 * dev:.2f} points ({n} seed"
+        f"{'s' if n != 1 else ''})",
         None if delta is None else delta >= -loading.CLAIM_POINTS / 100)
     if ratio > hi:
       continue
