@@ -206,7 +206,9 @@ def write_reports(rows, workdir, prefix="mone_eval"):
       if "reference" in r and m in r:
         name = "dense ViT" if r["e_c"] == "dense" else f"e_c {r['e_c']}"
         ax.plot([r["gflops"]], [100 * r[m]], "k*", markersize=10,
-                label=f"{name}, {m}: {r['reference']}")
+                label=f"{name}, {m}" + (
+                    f": {r['reference']}" if "recipe differs" in
+                    r["reference"] else f", same recipe: {r['reference']}"))
         ax.axhline(100 * r[m], color="k", lw=0.6, ls="--")
   ax.set_xlabel("GFLOPs per image")
   ax.set_ylabel("precision@1 (%)")
