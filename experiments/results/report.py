@@ -103,7 +103,8 @@ def write(summary_dir, out_dir, mode="full", jobs=2):
           list(results.benchmarks.values()))),
       f"- Run time: {sections.minutes(bv_s + video_s + bench_s)} summed over the "
       f"runs (images {sections.minutes(bv_s)}, video {sections.minutes(video_s)}, speed "
-      f"{sections.minutes(bench_s)}); the training runs go {jobs} at a time.", ""]
+      f"{sections.minutes(bench_s)}); `make results` runs {jobs} training "
+      "runs at a time (a session may run fewer: `--jobs`).", ""]
   archive = sorted(glob.glob(os.path.join(out_dir, "results", "archive",
                                           "*.md")))
   if archive and mode == "full":

@@ -155,8 +155,8 @@ def images_section(runs, plots):
                  f"{dense_train / np.mean([runs.get(n)['train_s'] for n in names]):.2f}x")
   out += ["Training wall time of these runs (the whole `train_and_evaluate`, "
           "compilation and input pipeline included), dense over MoNE, mean "
-          "over seeds: " + ", ".join(speed) + ". Rough: the plan runs two "
-          "at a time and sessions share the cores, so a run's wall time "
+          "over seeds: " + ", ".join(speed) + ". Rough: the plan runs one "
+          "or two at a time and sessions share the cores, so a run's wall time "
           "depends on what ran beside it; section 6's benchmark (same "
           "process, idle machine) is the speed measurement. At width 64 "
           "per-op overheads dominate, so this small model saves less time "
@@ -182,8 +182,8 @@ def _regen(runs, names, seeds):
   example = runs.command(names[-1]) if names else None
   return (f"*Regenerate:* `make results` (this part: {len(names)} "
           f"run{'s' if len(names) != 1 else ''}, "
-          f"{seeds}; {minutes(seconds)} of run time, two runs at a time on "
-          "the machine below). One run by hand: "
+          f"{seeds}; {minutes(seconds)} of run time on the machines named "
+          "at the top, one or two runs at a time). One run by hand: "
           f"`{example}`, then `python -m mone_plugin.big_vision.evaluate "
           "--workdir=<that workdir> --e_c=<budgets>`.")
 
