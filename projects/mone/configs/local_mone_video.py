@@ -26,10 +26,10 @@ the direction in which its garment moves, which no single frame shows.
 Arguments (after ':', comma-separated): `init=<nested workdir>` ('' trains
 from scratch), `e_c=<float>` (training budget, default 0.4; `none` trains the
 dense ViViT baseline), `e_c_grid=<a/b/c>` (sample e_c per step from these),
-`steps=<int>` (the dense ViViT's steps), `iso_flops` (default true, the
-paper's video protocol: MoNE trains steps x dense GFLOPs / MoNE GFLOPs, so
-that it costs the dense ViViT's training FLOPs; `iso_flops=false`: the same
-steps).
+`steps=<int>` (the dense ViViT's steps, default 800), `iso_flops` (default
+true, the paper's video protocol: MoNE trains steps x dense GFLOPs / MoNE
+GFLOPs, so that it costs the dense ViViT's training FLOPs; `iso_flops=false`:
+the same steps).
 """
 
 import ml_collections
@@ -40,7 +40,7 @@ from projects.mone.configs import local_nested_pretrain
 
 def get_config(arg=None):
   """Returns the local MoNE video config."""
-  arg = common.parse_arg(arg, init='', e_c=0.4, e_c_grid='', steps=300,
+  arg = common.parse_arg(arg, init='', e_c=0.4, e_c_grid='', steps=800,
                          iso_flops=True)
   image = local_nested_pretrain.get_config()
   config = ml_collections.ConfigDict()

@@ -22,7 +22,7 @@ model of `local_mone_video.py`.
     --config=projects/mone/configs/local_nested_pretrain.py \
     --workdir=/tmp/mone/nested
 
-Argument (after ':'): `steps=<int>` (default 300).
+Argument (after ':'): `steps=<int>` (default 800).
 """
 
 import ml_collections
@@ -32,7 +32,7 @@ from projects.mone.configs import common
 
 def get_config(arg=None):
   """Returns the nested pretraining config."""
-  arg = common.parse_arg(arg, steps=300)
+  arg = common.parse_arg(arg, steps=800)
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_nested_pretrain_fashion_mnist'
 
