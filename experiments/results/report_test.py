@@ -29,6 +29,7 @@ from absl.testing import absltest
 
 from experiments.results import plan
 from experiments.results import report
+from experiments.results import sections
 from experiments.results import summaries
 
 DENSE_GF = 0.01  # GFLOPs of the dense ViT of the recipe's width.
@@ -113,7 +114,7 @@ class ReportFromSummariesTest(absltest.TestCase):
     self.assertNotIn("pending", part)
     self.assertNotIn("provisional", section(page, 1))
     # The dense family: 6 widths, the recipe's with 3 seeds.
-    self.assertIn("| dense ViT | 16 | 0.62 | 80.00 ± 0.00 | 1 |", part)
+    self.assertIn("| dense ViT | 16 | 0.62 | 80.00 | 1 |", part)  # No spread.
     self.assertIn("| dense ViT | 64 | 10.00 | 90.00 ± 1.00 | 3 |", part)
     self.assertIn("| MatViT nested model | 8 | 0.16 |", part)
     self.assertIn("| MoNE | e_c 0.4 | 4.00 | 88.00 ± 1.00 | 3 |", part)
@@ -134,6 +135,11 @@ class ReportFromSummariesTest(absltest.TestCase):
                   "-0.50, e_c 0.6 -0.50 points (target: within 1)", part)
     self.assertIn("against MatViT's nested models at equal FLOPs", part)
     self.assertIn("3 seeds for MoNE and the dense ViT of its width", part)
+    # Why: this family gains 2.5 points per doubling of FLOPs (steep).
+    self.assertIn("the dense family gains +10.00 points from width 16 to 64 "
+                  "(80.0% → 90.0%) for 16.0x the FLOPs, +2.50 points per "
+                  "doubling", part)
+    self.assertIn("steep enough here for FLOP savings to show", part)
     self.assertTrue(os.path.exists(os.path.join(
         self.out, "results", "figure3_accuracy_vs_flops.png")))
 
@@ -157,8 +163,34 @@ class ReportFromSummariesTest(absltest.TestCase):
                   "84.00% (+5.00 points) | yes |", head)
     self.assertIn("| Adaptive model within 1 point of the fixed-budget model "
                   "at e_c 0.4 | 87.50% vs 88.00% (-0.50 points) | yes |", head)
+    self.assertIn("| isoFLOPs MoNE e_c 0.4 (2.50x fewer FLOPs, "
+                  f"{2 * plan.STEPS} steps: the dense model's training FLOPs) "
+                  "within 0.5 points of the dense ViT of its width | -2.00 "
+                  "points (1 seed) | no |", head)
     self.assertIn("| Video: MoNE ViViT e_c 0.3 within 1 point of the dense "
                   "ViViT | pending | pending |", head)
+
+  def test_flat_dense_family_is_said_to_explain(self):
+    # Widths 16 and 64 (16x the FLOPs) 0.8 points apart: 0.2 per doubling.
+    data = {"dense_family": [(16, 0.001, 0.86, 0.0, 1),
+                             (plan.WIDTH, 0.016, 0.868, 0.001, 3)],
+            "matvit": [(plan.WIDTH // 2, 0.004, 0.87),
+                       (plan.WIDTH, 0.016, 0.88)],
+            "mone": [(0.4, 0.007, 0.858, 0.003, {0: 0.858})],
+            "iso": (0.4, 0.007, 0.878, 6301), "mod": None, "adaptive": [],
+            "dense_own": {0: 0.868}}
+    text = sections.figure3_why(data)[0]
+    self.assertIn("+0.80 points from width 16 to 64 (86.0% → 86.8%) for "
+                  "16.0x the FLOPs, +0.20 points per doubling", text)
+    self.assertIn(f"trained for 6301 steps instead of {plan.STEPS} gains "
+                  "+2.00 points (85.80% → 87.80%)", text)
+    self.assertIn("MatViT's full-width model, trained with a joint loss over "
+                  "its 2 nested widths for the same steps, reaches 88.00% "
+                  "against the dense ViT's 86.80%", text)
+    self.assertIn("The dense family is nearly flat", text)
+    # One width only: nothing to say.
+    self.assertEqual(sections.figure3_why(
+        dict(data, dense_family=data["dense_family"][1:])), [])
 
   def test_pending_parts_are_said_never_made_up(self):
     write_summaries(self.dir, skip=("ec0.4_s2", "matvit_s0", "mod_s0",
@@ -177,8 +209,9 @@ class ReportFromSummariesTest(absltest.TestCase):
     self.assertIn("pending (15 of 16 runs done; missing: ec0.4_s2)",
                   section(page, 1))
     # The claim names the seeds it rests on while some are pending.
-    self.assertIn("with 2 of the 3 planned seeds (the others pending), so "
-                  "the verdict is provisional.", section(page, 1))
+    self.assertIn("(seeds per e_c: 0.2: 3, 0.3: 3, 0.4: 2 of 3 planned; "
+                  "dense: 3); the verdict at e_c 0.4 is provisional until its "
+                  "other seeds are run.", section(page, 1))
     done = len(plan.bv_runs("full")) - 4
     self.assertIn(f"Progress: {done} of ", page)
 
