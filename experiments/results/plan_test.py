@@ -75,9 +75,12 @@ class PlanTest(absltest.TestCase):
     self.assertTrue(runs["mod_s0"].args.startswith("mod,"))
     for group in plan.FIGURE3_GROUPS:
       self.assertNotEmpty(plan.group_runs("full", [group]), group)
-    # Every run of the full plan trains with the one recipe.
+    # Every run of the full plan trains with the one recipe (but the
+    # adaptive model trained longer, on purpose).
     for run in runs.values():
-      self.assertIn(f"steps={plan.STEPS},", run.args)
+      steps = plan.STEPS * (plan.ADAPT_LONG_FACTOR
+                            if run.group == "adaptive_long" else 1)
+      self.assertIn(f"steps={steps},", run.args)
       self.assertIn(f"lr={plan.RECIPE['lr']},", run.args)
 
   def test_recipe_tag_follows_the_recipe(self):

@@ -135,6 +135,10 @@ class ReportFromSummariesTest(absltest.TestCase):
                   "-0.50, e_c 0.6 -0.50 points (target: within 1)", part)
     self.assertIn("against MatViT's nested models at equal FLOPs", part)
     self.assertIn("3 seeds for MoNE and the dense ViT of its width", part)
+    # The adaptive models against the fixed budgets, in section 2.
+    self.assertIn("(sampled-e_c model: -0.50 at 0.2, -0.50 at 0.4, -0.50 at "
+                  "0.6; 2x the steps: +0.00 at 0.2, +0.00 at 0.4, +0.00 at "
+                  "0.6). The longer run tests", section(page, 2))
     # Why: this family gains 2.5 points per doubling of FLOPs (steep).
     self.assertIn("the dense family gains +10.00 points from width 16 to 64 "
                   "(80.0% → 90.0%) for 16.0x the FLOPs, +2.50 points per "

@@ -202,6 +202,9 @@ def adaptation_section(runs, plots):
             for e in plan_lib.ADAPT_TRAIN_E_C]
   models.append(("e_c sampled per step from {0.2, 0.4, 0.6, 0.8, 1.0}",
                  "grid_s0"))
+  long_name = f"grid_x{plan_lib.ADAPT_LONG_FACTOR}_s0"
+  models.append((f"the same, {plan_lib.ADAPT_LONG_FACTOR}x the steps "
+                 f"({plan_lib.ADAPT_LONG_FACTOR * plan_lib.STEPS})", long_name))
   models = [(label, n) for label, n in models if runs.get(n)]
   if not models:
     return out + ["Not run yet: " + pending(runs.results, [
@@ -237,10 +240,25 @@ def adaptation_section(runs, plots):
     g = [runs.acc("grid_s0", e) for e in evals]
     words.append(f"the sampled-e_c model: {_pct(min(a for a in g if a))}–"
                  f"{_pct(max(a for a in g if a))}% over the whole range")
-  out += [_sentence("; ".join(words)) + ".", "",
-          _img(plots[-1], "capacity adaptation"), "",
+  out += [_sentence("; ".join(words)) + ".", ""]
+  # The adaptive model's gap to each fixed budget, and with more steps.
+  gaps = []
+  for label, name in (("sampled-e_c model", "grid_s0"),
+                      (f"{plan_lib.ADAPT_LONG_FACTOR}x the steps", long_name)):
+    d = [(e, runs.acc(name, e) - runs.acc(n, e)) for e, n in fixed
+         if runs.get(name) and runs.acc(name, e) is not None]
+    if d:
+      gaps.append(f"{label}: " + ", ".join(
+          f"{100 * v:+.2f} at {e:g}" for e, v in d))
+  if gaps:
+    out += ["Against the fixed-budget model (seed 0) at its budget, in "
+            "points (" + "; ".join(gaps) + ")" + (
+                f". The longer run tests whether the gap is the adaptive "
+                "model's share of the steps (five budgets share them)"
+                if runs.get(long_name) else "") + ".", ""]
+  out += [_img(plots[-1], "capacity adaptation"), "",
           _regen(runs, [n for _, n in models], "seed 0"), ""]
-  return out + pending_lines(runs, ("adaptive",))
+  return out + pending_lines(runs, ("adaptive", "adaptive_long"))
 
 
 ########################### 3. Routing ablations ###########################
