@@ -78,6 +78,9 @@ DENSE_FAMILY = ((16, 2, 64), (32, 2, 128), (48, 4, 192), (64, 4, 256),
 # same model), so it needs no run of its own.
 CAPACITY_BASELINES = (("proportionate", None), ("greedy", 0.3))
 VIDEO_E_C = (None, 0.3, 0.4)  # None: the dense ViViT.
+# MoNE video runs also trained for the dense ViViT's steps (not isoFLOPs):
+# how much of MoNE's video accuracy is the isoFLOPs protocol's extra steps.
+VIDEO_SAME_STEPS_E_C = (0.3,)
 NUM_EXPERTS = 4
 # Groups of runs drawn in the Figure 3 section (accuracy vs GFLOPs).
 FIGURE3_GROUPS = ("dense", "dense_family", "mone", "iso", "adaptive",
@@ -270,4 +273,14 @@ def scenic_runs(mode="full"):
         f"video_{_ec(e_c)}",
         f"{cfg}/local_mone_video.py:init={{root}}/nested,e_c={arg}",
         VIDEO_OVERRIDES, after=("nested",)))
+  for e_c in VIDEO_SAME_STEPS_E_C:
+    runs.append(ScenicRun(
+        video_same_steps_name(e_c),
+        f"{cfg}/local_mone_video.py:init={{root}}/nested,e_c={e_c:g},"
+        "iso_flops=false", VIDEO_OVERRIDES, after=("nested",)))
   return runs
+
+
+def video_same_steps_name(e_c):
+  """The MoNE video run at `e_c` trained for the dense ViViT's steps."""
+  return f"video_ec{e_c:g}_same_steps"

@@ -55,8 +55,11 @@ class PlanTest(absltest.TestCase):
     for _, e_c, baseline, mone in plan.capacity_pairs("full"):
       self.assertIn(f"e_c={e_c}", runs[mone].args)
       self.assertEqual(runs[mone].eval_e_c[0], runs[baseline].eval_e_c[0])
-    self.assertEqual([r.name for r in plan.scenic_runs("full")],
-                     ["nested", "video_dense", "video_ec0.3", "video_ec0.4"])
+    scenic = {r.name: r for r in plan.scenic_runs("full")}
+    self.assertEqual(list(scenic), ["nested", "video_dense", "video_ec0.3",
+                                    "video_ec0.4", "video_ec0.3_same_steps"])
+    self.assertIn("iso_flops=false", scenic["video_ec0.3_same_steps"].config)
+    self.assertNotIn("iso_flops", scenic["video_ec0.3"].config)  # Default.
 
   def test_figure3_runs(self):
     runs = {r.name: r for r in plan.bv_runs("full")}
