@@ -492,7 +492,8 @@ def routing_section(results, plots):
     random = [s for s in stats if s[1] == "random"]
     if learned:
       prefers = [s for s in learned if s[3] > 2 * s[4] + 0.05]
-      others = [s for s in learned if s not in prefers]
+      weaker = [s for s in learned if s not in prefers and s[3] > s[4] + 0.05]
+      others = [s for s in learned if s not in prefers and s not in weaker]
 
       def runs_text(group):
         return ", ".join(f"e_c {s[2]:g} ({100 * s[3]:.0f}% of object tokens "
@@ -503,8 +504,11 @@ def routing_section(results, plots):
         text += ("it sends the garment's tokens to the two largest experts "
                  "and the black background to the small ones at "
                  + runs_text(prefers))
-      if others:
+      if weaker:
         text += ("; " if prefers else "") + (
+            "the same preference, weaker, at " + runs_text(weaker))
+      if others:
+        text += ("; " if prefers or weaker else "") + (
             "no such preference (or the reverse) at " + runs_text(others))
       if random:
         text += ("; the random router, for comparison: " + runs_text(random))
