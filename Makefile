@@ -158,7 +158,7 @@ SCENIC_WORKDIR ?= $(WORKDIR)/scenic
 MONE_MAIN = $(PYTHON) -m projects.mone.main
 .PHONY: scenic-run scenic-patches
 
-# The local video pipeline (about 15 min on 2 CPU cores): nested pretraining on
+# The local video pipeline (about 25 min on 2 CPU cores): nested pretraining on
 # Fashion-MNIST images, MoNE ViViT training on Moving Fashion-MNIST from that
 # checkpoint, evaluation at several e_c. Resumes an interrupted run; delete
 # $(SCENIC_WORKDIR) to start over. Results: $(SCENIC_WORKDIR)/eval/.
