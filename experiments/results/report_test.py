@@ -171,6 +171,15 @@ class ReportFromSummariesTest(absltest.TestCase):
                   f"{2 * plan.STEPS} steps: the dense model's training FLOPs) "
                   "within 0.5 points of the dense ViT of its width | -2.00 "
                   "points (1 seed) | no |", head)
+    self.assertIn("| Adaptive model at 2x the steps within 1 point of the "
+                  "fixed-budget model at e_c 0.4 | 88.00% vs 88.00% (+0.00 "
+                  "points) | yes |", head)
+    self.assertIn("- Capacity adaptation: the e_c-sampled model trained 2x "
+                  "longer is within 1 point", head)
+    self.assertIn("**Verdict** (target: the adaptive model within 1 point of "
+                  "each fixed-budget model at its budget): at equal steps met "
+                  "(worst -0.50); at 2x the steps met (worst +0.00).",
+                  section(page, 2))
     self.assertIn("| Video: MoNE ViViT e_c 0.3 within 1 point of the dense "
                   "ViViT | pending | pending |", head)
 
