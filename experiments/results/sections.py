@@ -151,21 +151,20 @@ def images_section(runs, plots):
             f"{100 * dense_mean:.2f}%, at "
             f"{dense_gf / runs.gflops(iso['name']):.2f}x fewer inference "
             "FLOPs.", ""]
-  # The wall-clock side of the same runs.
-  dense_train = np.mean([runs.get(n)["train_s"] for n in dense_names])
-  speed = []
-  for e_c, *_ in points:
-    names = loading.seeded(runs, f"ec{e_c:g}")
-    speed.append(f"e_c {e_c:g}: "
-                 f"{dense_train / np.mean([runs.get(n)['train_s'] for n in names]):.2f}x")
-  out += ["Training wall time of these runs (the whole `train_and_evaluate`, "
-          "compilation and input pipeline included), dense over MoNE, mean "
-          "over seeds: " + ", ".join(speed) + ". Rough: the plan runs one "
-          "or two at a time and sessions share the cores, so a run's wall time "
-          "depends on what ran beside it; section 6's benchmark (same "
-          "process, idle machine) is the speed measurement. At width 64 "
-          "per-op overheads dominate, so this small model saves less time "
-          "than FLOPs.", ""]
+  # The wall-clock side of the same runs: too loaded to be a measurement.
+  dense_t = [runs.get(n)["train_s"] for n in dense_names]
+  mone_t = [runs.get(n)["train_s"] for e_c, *_ in points
+            for n in loading.seeded(runs, f"ec{e_c:g}")]
+  if dense_t and mone_t:
+    out += [f"Training wall time of these runs (the whole "
+            f"`train_and_evaluate`, compilation and input pipeline "
+            f"included): dense {min(dense_t) / 60:.1f}–"
+            f"{max(dense_t) / 60:.1f} min, MoNE {min(mone_t) / 60:.1f}–"
+            f"{max(mone_t) / 60:.1f} min. They ran one or two at a time on "
+            "cores other sessions shared (the same dense recipe took "
+            f"{max(dense_t) / min(dense_t):.1f}x longer in one run than in "
+            "another), so they do not measure speed: section 6's benchmark "
+            "(dense and MoNE in one process, an idle machine) does.", ""]
 
   figures.accuracy_vs_flops(
       plots, (dense_gf, dense_mean, dense_std, dense_accs), points,
