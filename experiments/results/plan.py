@@ -66,6 +66,7 @@ TRAIN_E_C = (0.2, 0.3, 0.4, 0.6)
 ISO_FLOPS_E_C = 0.4
 ADAPT_TRAIN_E_C = (0.2, 0.4, 0.6)
 ADAPT_LONG_FACTOR = 2  # The adaptive model trained this many times longer.
+ADAPT_LONG_NAME = f"grid_x{ADAPT_LONG_FACTOR}_s0"
 ADAPT_EVAL_E_C = (0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 RANDOM_ROUTER_E_C = (0.2, 0.6)
 # The dense family of the FLOPs axis (the paper's Figure 3): (width, heads,
@@ -230,7 +231,7 @@ def bv_runs(mode="full"):
                     group="adaptive"))
   # Is the adaptive model's gap to the fixed budgets its share of the steps
   # (five budgets share them)? The same model trained twice as long.
-  runs.append(BvRun(f"grid_x{ADAPT_LONG_FACTOR}_s0",
+  runs.append(BvRun(ADAPT_LONG_NAME,
                     recipe_args(steps=ADAPT_LONG_FACTOR * STEPS) + ",seed=0",
                     0, ADAPT_EVAL_E_C, 1.0 * ADAPT_LONG_FACTOR,
                     group="adaptive_long"))

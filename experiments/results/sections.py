@@ -197,6 +197,15 @@ def _regen(runs, names, seeds):
 
 # The issue's target: the adaptive model within this much of each fixed one.
 ADAPT_TOLERANCE = 0.01
+ADAPT_LONG_NAME = plan_lib.ADAPT_LONG_NAME
+
+
+def _adaptive_gaps(data, key):
+  """[(e_c, adaptive - fixed-budget seed mean)] of figure3_data's `key`."""
+  ad = {round(e, 6): a for e, _, a in data[key]}
+  return [(e_c, ad[round(e_c, 6)] - mean)
+          for e_c, _, mean, _, _ in data["mone"]
+          if ad.get(round(e_c, 6)) is not None]
 
 
 def adaptation_section(runs, plots):
@@ -205,7 +214,7 @@ def adaptation_section(runs, plots):
             for e in plan_lib.ADAPT_TRAIN_E_C]
   models.append(("e_c sampled per step from {0.2, 0.4, 0.6, 0.8, 1.0}",
                  "grid_s0"))
-  long_name = f"grid_x{plan_lib.ADAPT_LONG_FACTOR}_s0"
+  long_name = ADAPT_LONG_NAME
   models.append((f"the same, {plan_lib.ADAPT_LONG_FACTOR}x the steps "
                  f"({plan_lib.ADAPT_LONG_FACTOR * plan_lib.STEPS})", long_name))
   models = [(label, n) for label, n in models if runs.get(n)]
@@ -767,15 +776,13 @@ def targets(results):
         "pending" if ok is None else
         f"{100 * acc:.1f}% vs {100 * dense_video:.1f}% "
         f"({100 * (acc - dense_video):+.1f} points)", ok)
-  ad = {round(e, 6): a for e, _, a in data["adaptive"]}
-  long_name = f"grid_x{plan_lib.ADAPT_LONG_FACTOR}_s0"
-  for what, name, get in (
-      ("Adaptive model", "grid_s0", lambda e: ad.get(round(e, 6))),
+  for what, name, key in (
+      ("Adaptive model", "grid_s0", "adaptive"),
       (f"Adaptive model at {plan_lib.ADAPT_LONG_FACTOR}x the steps",
-       long_name, lambda e: runs.acc(long_name, e) if runs.get(long_name)
-       else None)):
+       ADAPT_LONG_NAME, "adaptive_long")):
+    ad = {round(e, 6): a for e, _, a in data[key]}
     for e_c, _, mean, _, _ in data["mone"]:
-      a = get(e_c)
+      a = ad.get(round(e_c, 6))
       add(f"{what} within {loading.NEAR_POINTS:g} point of the "
           f"fixed-budget model at e_c {e_c:g}",
           f"pending ({name})" if a is None else
@@ -821,11 +828,8 @@ def highlights(results):
             "does not always beat")
     out.append(f"The learned router {verb} the random one: " + ", ".join(
         f"{100 * d:+.2f} points at e_c {e:g}" for e, d in diffs) + ".")
-  long_name = f"grid_x{plan_lib.ADAPT_LONG_FACTOR}_s0"
   # Against each fixed budget's seed mean, as in the targets table.
-  gaps = [runs.acc(long_name, e_c) - mean
-          for e_c, _, mean, _, _ in figure3_data(runs)["mone"]
-          if runs.get(long_name) and runs.acc(long_name, e_c) is not None]
+  gaps = [d for _, d in _adaptive_gaps(figure3_data(runs), "adaptive_long")]
   if gaps and min(gaps) >= -loading.NEAR_POINTS / 100:
     out.append(f"Capacity adaptation: the e_c-sampled model trained "
                f"{plan_lib.ADAPT_LONG_FACTOR}x longer is within "
@@ -880,7 +884,8 @@ def figure3_data(runs):
     [(width, GFLOPs, accuracy)], "mod" (GFLOPs, accuracy) or None, "mone"
     [(e_c, GFLOPs, mean, std, {seed: accuracy})], "dense_own" {seed:
     accuracy} (the dense ViT of MoNE's width), "adaptive" [(e_c, GFLOPs,
-    accuracy)], "iso" (e_c, GFLOPs, accuracy, steps) or None.
+    accuracy)] and "adaptive_long" (the same, trained longer), "iso" (e_c,
+    GFLOPs, accuracy, steps) or None.
   """
   width = plan_lib.WIDTH
   family = []
@@ -910,19 +915,19 @@ def figure3_data(runs):
       mean, std = verdict.mean_std(list(accs.values()))
       mone.append((e_c, runs.gflops(f"ec{e_c:g}_s{min(accs)}"), mean, std,
                    accs))
-  adaptive = []
-  if runs.get("grid_s0"):
-    for row in runs.get("grid_s0")["rows"]:
-      if row.get("budget", "").startswith("ec"):
-        adaptive.append((float(row["budget"][2:]), row["gflops"],
-                         row.get(loading.METRIC)))
+  def adaptive(name):
+    rows = runs.get(name)["rows"] if runs.get(name) else []
+    return sorted((float(r["budget"][2:]), r["gflops"], r.get(loading.METRIC))
+                  for r in rows if r.get("budget", "").startswith("ec"))
+
   iso_name = f"iso_ec{plan_lib.ISO_FLOPS_E_C:g}_s0"
   iso = None
   if runs.get(iso_name) and runs.acc(iso_name) is not None:
     iso = (plan_lib.ISO_FLOPS_E_C, runs.gflops(iso_name), runs.acc(iso_name),
            runs.steps(iso_name))
   return {"dense_family": family, "matvit": matvit, "mod": mod,
-          "mone": mone, "adaptive": sorted(adaptive),
+          "mone": mone, "adaptive": adaptive("grid_s0"),
+          "adaptive_long": adaptive(ADAPT_LONG_NAME),
           "dense_own": _seed_accs(runs, [plan_lib.dense_name(width, s)
                                          for s in plan_lib.SEEDS]),
           "iso": iso}
@@ -993,15 +998,17 @@ def figure3_verdict(data):
             "points)" if at is not None else
             "outside MoNE's measured FLOPs range"))
   if data["adaptive"] and data["mone"]:
-    ad = {round(e, 6): a for e, _, a in data["adaptive"]}
-    diffs = [(e_c, ad[round(e_c, 6)] - mean)
-             for e_c, _, mean, _, _ in data["mone"]
-             if ad.get(round(e_c, 6)) is not None]
+    diffs = _adaptive_gaps(data, "adaptive")
     if diffs:
+      longer = _adaptive_gaps(data, "adaptive_long")
       words.append("the adaptive model (e_c sampled per step) against each "
                    "fixed-budget model (mean over seeds) at its budget: " +
                    ", ".join(f"e_c {e:g} {100 * d:+.2f}" for e, d in diffs) +
-                   " points (target: within 1)")
+                   " points (target: within 1)" + (
+                       f"; trained {plan_lib.ADAPT_LONG_FACTOR}x longer: " +
+                       ", ".join(f"e_c {e:g} {100 * d:+.2f}"
+                                 for e, d in longer) + " points"
+                       if longer else ""))
   if data["iso"] and own:
     e_c, g, a, steps = data["iso"]
     dmean, _ = verdict.mean_std(list(own.values()))
