@@ -346,6 +346,27 @@ def ablations_section(runs, plots, mode):
   if not rows and not caps:
     return out + ["Not run yet: " + pending(runs.results, plan_lib.group_runs(
         runs.mode, ("random", "capacity"))) + ".", ""]
+  # The verdict, against the seed spread of the learned-router models.
+  spread = [std for _, _, _, std, _ in rows]
+  if not spread:
+    spread = [loading.mean_std([runs.acc(n) for n in loading.seeded(
+        runs, f"ec{e:g}")])[1] for e in plan_lib.TRAIN_E_C
+              if len(loading.seeded(runs, f"ec{e:g}")) > 1]
+  noise = max(spread) if spread else None
+  words = [f"learned router − random at e_c {e_c:g}: "
+           f"{100 * (l0 - rnd):+.2f}" for e_c, l0, _, _, rnd in rows]
+  words += [f"MoNE's capacities − {method} at e_c {e_c:.3f}: "
+            f"{100 * (ours - other):+.2f}" for method, e_c, ours, other in caps]
+  if noise is not None:
+    diffs = ([l0 - rnd for _, l0, _, _, rnd in rows] +
+             [ours - other for _, _, ours, other in caps])
+    beyond = sum(abs(d) > 2 * noise for d in diffs)
+    out += [f"**Verdict:** " + "; ".join(words) + f" points (seed 0). "
+            f"{beyond} of {len(diffs)} differences exceed twice the seed "
+            f"spread of MoNE at equal budget ({100 * noise:.2f} points, the "
+            "largest std over 3 seeds)" + (
+                ": at this scale the routing choices tested here are within "
+                "seed noise of each other." if not beyond else "."), ""]
   labels, a, b = [], [], []
   for e_c, l0, _, _, rnd in rows:
     labels.append(f"router\ne_c {e_c:g}")
