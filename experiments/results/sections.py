@@ -362,9 +362,11 @@ def ablations_section(runs, plots, mode):
              [ours - other for _, _, ours, other in caps])
     beyond = sum(abs(d) > 2 * noise for d in diffs)
     out += [f"**Verdict:** " + "; ".join(words) + f" points (seed 0). "
-            f"{beyond} of {len(diffs)} differences exceed twice the seed "
-            f"spread of MoNE at equal budget ({100 * noise:.2f} points, the "
-            "largest std over 3 seeds)" + (
+            f"{beyond} of {len(diffs)} difference"
+            f"{'s' if len(diffs) > 1 else ''} exceed"
+            f"{'' if len(diffs) > 1 else 's'} twice the seed spread of MoNE "
+            f"at equal budget ({100 * noise:.2f} points, the largest std "
+            "over 3 seeds)" + (
                 ": at this scale the routing choices tested here are within "
                 "seed noise of each other." if not beyond else "."), ""]
   labels, a, b = [], [], []
