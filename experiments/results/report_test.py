@@ -181,8 +181,8 @@ class ReportFromSummariesTest(absltest.TestCase):
                   "(worst -0.50); at 2x the steps met (worst +0.00).",
                   section(page, 2))
     self.assertIn("0 of 4 differences exceed twice the seed spread of MoNE "
-                  "at equal budget (1.00 points, the largest std over 3 "
-                  "seeds): at this scale the routing choices tested here are "
+                  "at a fixed budget (1.00 points, the largest std over seeds "
+                  "of e_c 0.2, 0.3, 0.4, 0.6): at this scale the routing choices tested here are "
                   "within seed noise of each other.", section(page, 3))
     self.assertIn("| Video: MoNE ViViT e_c 0.3 within 1 point of the dense "
                   "ViViT | pending | pending |", head)
