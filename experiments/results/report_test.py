@@ -205,6 +205,11 @@ class ReportFromSummariesTest(absltest.TestCase):
                   "its 2 nested widths for the same steps, reaches 88.00% "
                   "against the dense ViT's 86.80%", text)
     self.assertIn("The dense family is nearly flat", text)
+    self.assertNotIn("wider than", text)
+    wider = sections.figure3_why(dict(data, dense_family=data[
+        "dense_family"] + [(2 * plan.WIDTH, 0.064, 0.85, 0.0, 1)]))[0]
+    self.assertIn("wider than the recipe's width it falls: width "
+                  f"{2 * plan.WIDTH} 85.0% at 4.0x the FLOPs", wider)
     # One width only: nothing to say.
     self.assertEqual(sections.figure3_why(
         dict(data, dense_family=data["dense_family"][1:])), [])

@@ -1065,6 +1065,13 @@ def figure3_why(data):
            f"{g1 / g0:.1f}x the FLOPs, {100 * per_doubling:+.2f} points per "
            f"doubling of FLOPs (its best width is {best[0]}, "
            f"{100 * best[2]:.2f}%)"]
+  wider = [f for f in family if f[0] > plan_lib.WIDTH]
+  if wider:
+    words.append("wider than the recipe's width it " + (
+        "falls" if all(f[2] < a1 for f in wider) else
+        "rises" if all(f[2] > a1 for f in wider) else "moves") + ": " +
+                 ", ".join(f"width {w} {_pct(a)}% at {g / g1:.1f}x the FLOPs"
+                           for w, g, a, _, _ in wider))
   steep = per_doubling >= loading.STEEP_POINTS_PER_DOUBLING / 100
   if data["iso"]:
     e_c, _, a_iso, steps = data["iso"]
