@@ -289,6 +289,14 @@ def adaptation_section(runs, plots):
 ########################### 3. Routing ablations ###########################
 
 
+def _seed_spread(runs):
+  """The largest std over seeds of MoNE at a fixed budget, or None."""
+  spread = [loading.mean_std([runs.acc(n) for n in loading.seeded(
+      runs, f"ec{e:g}")])[1] for e in plan_lib.TRAIN_E_C
+            if len(loading.seeded(runs, f"ec{e:g}")) > 1]
+  return max(spread) if spread else None
+
+
 def ablations_section(runs, plots, mode):
   out = ["## 3. Routing ablations (the paper's Figure 7 and Table 2)", ""]
   rows = []
@@ -347,10 +355,7 @@ def ablations_section(runs, plots, mode):
     return out + ["Not run yet: " + pending(runs.results, plan_lib.group_runs(
         runs.mode, ("random", "capacity"))) + ".", ""]
   # The verdict, against the seed spread of the learned-router models.
-  spread = [loading.mean_std([runs.acc(n) for n in loading.seeded(
-      runs, f"ec{e:g}")])[1] for e in plan_lib.TRAIN_E_C
-            if len(loading.seeded(runs, f"ec{e:g}")) > 1]
-  noise = max(spread) if spread else None
+  noise = _seed_spread(runs)
   words = [f"learned router − random at e_c {e_c:g}: "
            f"{100 * (l0 - rnd):+.2f}" for e_c, l0, _, _, rnd in rows]
   words += [f"MoNE's capacities − {method} at e_c {e_c:.3f}: "
@@ -848,8 +853,15 @@ def highlights(results):
   if diffs:
     verb = ("beats" if all(d > 0 for _, d in diffs) else
             "does not always beat")
+    noise = _seed_spread(runs)
+    clear = [e for e, d in diffs if noise is not None and d > 2 * noise]
     out.append(f"The learned router {verb} the random one: " + ", ".join(
-        f"{100 * d:+.2f} points at e_c {e:g}" for e, d in diffs) + ".")
+        f"{100 * d:+.2f} points at e_c {e:g}" for e, d in diffs) +
+               " (seed 0" + (
+                   f"; beyond twice the seed spread at e_c "
+                   f"{', '.join(f'{e:g}' for e in clear)} only" if
+                   noise is not None and 0 < len(clear) < len(diffs) else
+                   "") + ").")
   # Against each fixed budget's seed mean, as in the targets table.
   gaps = [d for _, d in _adaptive_gaps(figure3_data(runs), "adaptive_long")]
   if gaps and min(gaps) >= -loading.NEAR_POINTS / 100:
