@@ -110,6 +110,19 @@ class FashionMnistConfigTest(absltest.TestCase):
     self.assertEqual(get_config("mone_fashion_mnist",
                                 "mod").model.mod_capacity, 0.125)
 
+  def test_resolution_and_flip(self):
+    # res=28 trains on the native images (7x7 patches of 4 px); the test
+    # pipeline sees the same side; noflip drops the training augmentation.
+    config = get_config("mone_fashion_mnist", "res=28,noflip")
+    self.assertIn("|resize(28)|", config.input.pp)
+    self.assertNotIn("flip_lr", config.input.pp)
+    self.assertIn("|resize(28)|", config.evals.test.pp_fn)
+    config = get_config("mone_fashion_mnist", "")
+    self.assertIn("|resize(32)|flip_lr|", config.input.pp)
+    with self.assertRaisesRegex(ValueError, "res=30 is not a multiple of the "
+                                "patch size 4"):
+      get_config("mone_fashion_mnist", "res=30")
+
 
 if __name__ == "__main__":
   absltest.main()

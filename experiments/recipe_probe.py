@@ -1,0 +1,129 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+r"""Recipe tuning of the dense ViT on the validation split (issue 9 item 1).
+
+  python -m experiments.recipe_probe --probes=lr0.003,lr0.0015 \
+      [--out_dir=docs/results/runs] [--workdir_root=workdirs/recipe]
+
+Each probe is a dense ViT trained through Big Vision's trainer
+(`mone_plugin.big_vision.train`) on train[:50000] and evaluated on the
+held-out train[50000:] (the config's `val`); the test split is never touched.
+A probe writes `recipe_r3_<name>.json` (validation precision@1 by step, final
+training loss, wall time, machine, commit) into `--out_dir` and is skipped
+when that file exists; a killed probe resumes from its workdir's checkpoint.
+Run one probe at a time: wall times are only comparable on idle cores.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from experiments.results import summaries
+
+_PROBES = flags.DEFINE_list(
+    "probes", None, "Names of the probes to run (see PROBES), in order.")
+_OUT_DIR = flags.DEFINE_string(
+    "out_dir", "docs/results/runs", "Where the probe summaries go.")
+_WORKDIR_ROOT = flags.DEFINE_string(
+    "workdir_root", "workdirs/recipe", "Parent of the probes' workdirs.")
+
+CONFIG = "configs/mone_fashion_mnist.py"
+# The recipe r2 (experiments/results/plan.py) on the validation split: every
+# probe changes only what its name says.
+BASE = dict(steps=3000, batch=128, lr=0.006, wd=0.0001, warmup=200, width=64,
+            depth=4, heads=4, mlp=256, seed=0)
+PROBES = {
+    "lr0.003": dict(lr=0.003),
+    "lr0.0015": dict(lr=0.0015),
+    # The same images as 3000 steps of batch 128, in twice the updates.
+    "b64_lr0.003": dict(batch=64, steps=6000, lr=0.003),
+    # Native 28 px images (49 tokens instead of 64): cheaper steps.
+    "res28_lr0.003": dict(lr=0.003, res=28),
+    "res28_lr0.003_noflip": dict(lr=0.003, res=28, noflip=True),
+}
+
+
+def args_of(name):
+  """The config arguments of probe `name`."""
+  if name not in PROBES:
+    raise ValueError(f"probe {name!r} is unknown; allowed: {sorted(PROBES)}.")
+  spec = {**BASE, **PROBES[name]}
+  return ",".join(["dense", "val"] + [
+      k if v is True else f"{k}={v}" for k, v in spec.items()])
+
+
+def read_metrics(workdir):
+  """Validation accuracy by step and the last training loss of a workdir."""
+  evals, loss = [], None
+  with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
+    for line in f:
+      m = json.loads(line)
+      for k, v in m.items():  # val/prec@1 (or val_<budget>/prec@1).
+        if k.startswith("val") and k.endswith("/prec@1"):
+          evals.append(dict(step=m["step"], prec_1=round(v, 4)))
+      if "training_loss" in m:
+        loss = round(m["training_loss"], 4)
+  return evals, loss
+
+
+def run_probe(name, out_dir, workdir_root):
+  """Trains probe `name` (resuming its workdir) and writes its summary."""
+  out = os.path.join(out_dir, f"recipe_r3_{name}.json")
+  if os.path.exists(out):
+    logging.info("%s: done (%s)", name, out)
+    return
+  workdir = os.path.join(workdir_root, name)
+  args = args_of(name)
+  cmd = [sys.executable, "-m", "mone_plugin.big_vision.train",
+         f"--config={CONFIG}:{args}", f"--workdir={workdir}"]
+  logging.info("%s: %s", name, " ".join(cmd))
+  start = time.time()
+  subprocess.run(cmd, check=True,
+                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+  evals, loss = read_metrics(workdir)
+  if not evals:
+    raise RuntimeError(f"{name}: no val/prec@1 in {workdir}; see its log.")
+  summary = dict(
+      probe=f"recipe r3 tuning, dense ViT on the validation split: {name}",
+      args=args, config=CONFIG,
+      split="train[:50000] -> evaluated on train[50000:] (val); the test "
+            "split was not evaluated",
+      eval_val=evals, final_val_prec_1=evals[-1]["prec_1"],
+      final_training_loss=loss, wall_s=round(time.time() - start),
+      machine=summaries.machine(), commit=summaries.git_commit(),
+      date=time.strftime("%Y-%m-%d"))
+  os.makedirs(out_dir, exist_ok=True)
+  with open(out, "w") as f:
+    json.dump(summary, f, indent=1)
+  logging.info("%s: val %.4f, %d s -> %s", name, evals[-1]["prec_1"],
+               summary["wall_s"], out)
+
+
+def main(argv):
+  del argv
+  for name in _PROBES.value:
+    args_of(name)  # Unknown names fail before any training.
+  for name in _PROBES.value:
+    run_probe(name, _OUT_DIR.value, _WORKDIR_ROOT.value)
+
+
+if __name__ == "__main__":
+  flags.mark_flag_as_required("probes")
+  app.run(main)
