@@ -143,6 +143,47 @@ class Results:
     return summaries_lib.read_routing(self.dir, name)
 
 
+def arg_value(args, key):
+  """The value of `key=...` in a config argument string (None: absent)."""
+  for a in args.split(" ")[0].split(","):
+    if a.startswith(key + "="):
+      return a.split("=", 1)[1]
+  return None
+
+
+def recipe_probes(summary_dir):
+  """The dense recipe probes on the validation split (`recipe_*.json`).
+
+  One dict per trained model, sorted by name: name, args, steps, lr, val
+  (the last validation precision@1), val_by_step, wall_s. Probes of one file
+  that sweep a value (`by_lr`) give one dict per value.
+  """
+  probes = []
+  if not os.path.isdir(summary_dir):
+    return probes
+  paths = sorted(p for p in os.listdir(summary_dir)
+                 if p.startswith("recipe_") and p.endswith(".json"))
+  for p in paths:
+    s = read_json(os.path.join(summary_dir, p))
+    name = p[:-len(".json")]
+    sweeps = [(f"{name} (lr {lr})", s["args"].replace("<lr>", lr), run)
+              for lr, run in s.get("by_lr", {}).items()] or [
+                  (name, s["args"], s)]
+    for label, args, run in sweeps:
+      evals = run.get("eval_val") or []
+      if not evals:
+        continue
+      acc = lambda e: e.get("prec@1", e.get("prec_1"))  # pylint: disable=cell-var-from-loop
+      steps = arg_value(args, "steps") or s.get("steps")
+      probes.append(dict(
+          name=label, args=args, steps=int(steps),
+          lr=float(arg_value(args, "lr") or 0.006),
+          val=acc(evals[-1]),
+          val_by_step=[(e["step"], acc(e)) for e in evals],
+          wall_s=run.get("wall_s")))
+  return probes
+
+
 def seeded(runs, prefix):
   """The runs `<prefix>_s<seed>` of the plan's seeds that exist."""
   names = [f"{prefix}_s{s}" for s in plan_lib.SEEDS]

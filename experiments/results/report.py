@@ -71,6 +71,7 @@ def write(summary_dir, out_dir, mode="full", jobs=2):
   body += sections.routing_section(results, plots)
   body += sections.speed_section(results, plots)
   body += sections.figure3_section(runs, plots)
+  body += sections.recipe_section(results)
   short = sections.shortfalls(results)
   bv_s = runs.seconds(list(runs.results))
   video_s = sum(results.wall(n) for n in results.scenic)

@@ -187,6 +187,31 @@ class ReportFromSummariesTest(absltest.TestCase):
     self.assertIn("| Video: MoNE ViViT e_c 0.3 within 1 point of the dense "
                   "ViViT | pending | pending |", head)
 
+  def test_recipe_probes_on_validation(self):
+    # The probes' table (both summary formats) and what the recipe's own
+    # probe says about the test target: its val-to-test gap.
+    write_summaries(self.dir)
+    r = plan.RECIPE
+    with open(os.path.join(self.dir, "recipe_a.json"), "w") as f:
+      json.dump({"args": f"dense,val,steps={plan.STEPS},batch={r['batch']},"
+                         f"lr={r['lr']},seed=0",
+                 "eval_val": [{"step": plan.STEPS, "prec_1": 0.92}],
+                 "wall_s": 600}, f)
+    with open(os.path.join(self.dir, "recipe_b.json"), "w") as f:
+      json.dump({"args": "dense,val,steps=100,lr=<lr>,res=28,noflip",
+                 "by_lr": {"0.003": {"eval_val": [
+                     {"step": 50, "prec@1": 0.5},
+                     {"step": 100, "prec@1": 0.7}], "wall_s": 60}}}, f)
+    text = section(self.page(), 8)
+    self.assertIn("| `recipe_b (lr 0.003)` | 100 | 128 | 0.003 | 28 | no | "
+                  "**70.0** (50.0 @ 50, 70.0 @ 100) | 1.0 min |", text)
+    self.assertIn(f"| `recipe_a` | {plan.STEPS} | {r['batch']} | "
+                  f"{r['lr']:g} | 32 | yes | **92.0**", text)
+    self.assertIn("Best on validation: `recipe_a`, 92.0%", text)
+    # Dense test mean 90.00 (fake world): 2.0 points below validation.
+    self.assertIn("test runs 2.0 points below validation here, so the 91% "
+                  "test target asks for about 93.0% on validation.", text)
+
   def test_flat_dense_family_is_said_to_explain(self):
     # Widths 16 and 64 (16x the FLOPs) 0.8 points apart: 0.2 per doubling.
     data = {"dense_family": [(16, 0.001, 0.86, 0.0, 1),

@@ -1117,6 +1117,55 @@ def figure3_why(data):
   return [text, ""]
 
 
+########################## 8. Recipe tuning ###########################
+
+
+def recipe_section(results):
+  """The dense recipe's probes on the validation split (issue 9 item 1)."""
+  probes = loading.recipe_probes(results.dir)
+  if not probes or results.mode != "full":
+    return []
+  out = ["## 8. Recipe tuning on the validation split (the dense ViT)", "",
+         "Every choice of the recipe was made here, on the last 10,000 "
+         "training images held out (`val`: trained on train[:50000]), never "
+         "on the test split. Dense ViT width 64, depth 4, patch 4, seed 0, "
+         "Adam with a cosine schedule, through Big Vision's trainer; "
+         "`python -m experiments.recipe_probe` runs the probes "
+         "(`results/runs/recipe_*.json`). Wall times are of 2 CPU cores and "
+         "only comparable between probes that ran alone.", "",
+         "| probe | steps | batch | lr | image side | flip | val precision@1 "
+         "(%) by step | wall |", "|---|---|---|---|---|---|---|---|"]
+  for p in sorted(probes, key=lambda p: (p["steps"], p["name"])):
+    batch = loading.arg_value(p["args"], "batch") or "128"
+    res = loading.arg_value(p["args"], "res") or "32"
+    flip = "no" if "noflip" in p["args"].split(",") else "yes"
+    curve = ", ".join(f"{_pct(a)} @ {st}" for st, a in p["val_by_step"])
+    wall = minutes(p["wall_s"]) if p["wall_s"] else "—"
+    out.append(f"| `{p['name']}` | {p['steps']} | {batch} | {p['lr']:g} | "
+               f"{res} | {flip} | **{_pct(p['val'])}** ({curve}) | {wall} |")
+  best = max(probes, key=lambda p: p["val"])
+  out += ["", f"Best on validation: `{best['name']}`, {_pct(best['val'])}% "
+          f"at {best['steps']} steps."]
+  own = figure3_data(results.bv)["dense_own"]
+  r2_val = [p["val"] for p in probes
+            if p["steps"] == plan_lib.STEPS and
+            p["lr"] == plan_lib.RECIPE["lr"] and
+            (loading.arg_value(p["args"], "batch") or "128") ==
+            str(plan_lib.RECIPE["batch"]) and
+            not loading.arg_value(p["args"], "res")]
+  if own and r2_val:
+    test, _ = verdict.mean_std(list(own.values()))
+    gap = r2_val[0] - test
+    out[-1] += (
+        f" The recipe's own probe reached {_pct(r2_val[0])}% on validation "
+        f"and {100 * test:.2f}% on test (mean of {len(own)} seeds, trained "
+        f"on all 60,000 images): test runs {100 * gap:.1f} points below "
+        f"validation here, so the {100 * loading.DENSE_TARGET:g}% test "
+        f"target asks for about {100 * (loading.DENSE_TARGET + gap):.1f}% "
+        "on validation.")
+  return out + [""]
+
+
 def figure3_section(runs, plots):
   """Accuracy vs inference GFLOPs of every model of the paper's Figure 3."""
   out = ["## 7. The paper's Figure 3 at small scale: MoNE, the dense family, "
