@@ -57,6 +57,11 @@ PROBES = {
     # Native 28 px images (49 tokens instead of 64): cheaper steps.
     "res28_lr0.003": dict(lr=0.003, res=28),
     "res28_lr0.003_noflip": dict(lr=0.003, res=28, noflip=True),
+    # Is the dense family flat past width 64 (width 96: 85.2% test at lr
+    # 0.006) because the learning rate is too high for wider models?
+    "w96_lr0.003": dict(lr=0.003, width=96, mlp=384),
+    "lr0.003_6000steps": dict(lr=0.003, steps=6000),
+    "depth6_lr0.003": dict(lr=0.003, depth=6),
 }
 
 
