@@ -42,15 +42,17 @@ class RecipeProbeTest(absltest.TestCase):
   def test_read_metrics(self):
     workdir = tempfile.mkdtemp()
     lines = [{"step": 0, "gflops_dense": 0.007},
-             {"step": 50, "training_loss": 1.5},
+             {"step": 50, "training_loss": 1.5, "uptime": 20.0},
              {"step": 1500, "training_loss": 0.41, "val/prec@1": 0.8512},
-             {"step": 3000, "training_loss": 0.3377, "val/prec@1": 0.88123}]
+             {"step": 3000, "training_loss": 0.3377, "val/prec@1": 0.88123,
+              "uptime": 800.5}]
     with open(os.path.join(workdir, "big_vision_metrics.txt"), "w") as f:
       f.write("\n".join(json.dumps(l) for l in lines) + "\n")
-    evals, loss = recipe_probe.read_metrics(workdir)
+    evals, loss, uptime = recipe_probe.read_metrics(workdir)
     self.assertEqual(evals, [dict(step=1500, prec_1=0.8512),
                              dict(step=3000, prec_1=0.8812)])
     self.assertEqual(loss, 0.3377)
+    self.assertEqual(uptime, 800.5)
 
 
 if __name__ == "__main__":
