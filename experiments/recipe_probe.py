@@ -85,6 +85,8 @@ def read_metrics(workdir):
       m = json.loads(line)
       for k, v in m.items():  # val/prec@1 (or val_<budget>/prec@1).
         if k.startswith("val") and k.endswith("/prec@1"):
+          # A resumed finished run evaluates its last step again.
+          evals = [e for e in evals if e["step"] != m["step"]]
           evals.append(dict(step=m["step"], prec_1=round(v, 4)))
       if "training_loss" in m:
         loss = round(m["training_loss"], 4)

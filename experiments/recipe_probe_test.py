@@ -45,7 +45,8 @@ class RecipeProbeTest(absltest.TestCase):
              {"step": 50, "training_loss": 1.5, "uptime": 20.0},
              {"step": 1500, "training_loss": 0.41, "val/prec@1": 0.8512},
              {"step": 3000, "training_loss": 0.3377, "val/prec@1": 0.88123,
-              "uptime": 800.5}]
+              "uptime": 800.5},
+             {"step": 3000, "val/prec@1": 0.88123}]  # A resume's eval.
     with open(os.path.join(workdir, "big_vision_metrics.txt"), "w") as f:
       f.write("\n".join(json.dumps(l) for l in lines) + "\n")
     evals, loss, uptime = recipe_probe.read_metrics(workdir)
