@@ -151,6 +151,21 @@ def arg_value(args, key):
   return None
 
 
+# The config defaults a probe's arguments leave out (configs/
+# mone_fashion_mnist.py), so that probes can be compared setting by setting.
+PROBE_DEFAULTS = dict(batch="128", lr="0.006", width="64", depth="4",
+                      res="32", flip="yes")
+
+
+def probe_settings(args):
+  """The settings of a probe's arguments that its table compares."""
+  head = args.split(" ")[0].split(",")
+  settings = {k: arg_value(args, k) or v for k, v in PROBE_DEFAULTS.items()}
+  settings["flip"] = "no" if "noflip" in head else "yes"
+  settings["steps"] = arg_value(args, "steps")
+  return settings
+
+
 def recipe_probes(summary_dir):
   """The dense recipe probes on the validation split (`recipe_*.json`).
 
@@ -177,6 +192,7 @@ def recipe_probes(summary_dir):
       steps = arg_value(args, "steps") or s.get("steps")
       probes.append(dict(
           name=label, args=args, steps=int(steps),
+          settings={**probe_settings(args), "steps": str(steps)},
           lr=float(arg_value(args, "lr") or 0.006),
           val=acc(evals[-1]),
           val_by_step=[(e["step"], acc(e)) for e in evals],

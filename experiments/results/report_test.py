@@ -203,10 +203,14 @@ class ReportFromSummariesTest(absltest.TestCase):
                      {"step": 50, "prec@1": 0.5},
                      {"step": 100, "prec@1": 0.7}], "wall_s": 60}}}, f)
     text = section(self.page(), 8)
-    self.assertIn("| `recipe_b (lr 0.003)` | 100 | 128 | 0.003 | 28 | no | "
-                  "**70.0** (50.0 @ 50, 70.0 @ 100) | 1.0 min |", text)
+    with open(os.path.join(self.dir, "recipe_c.json"), "w") as f:
+      json.dump({"args": f"dense,val,steps={plan.STEPS},lr=0.003",
+                 "eval_val": [{"step": plan.STEPS, "prec_1": 0.91}]}, f)
+    text = section(self.page(), 8)
+    self.assertIn("| `recipe_b (lr 0.003)` | 100 | 128 | 0.003 | 64 | 4 | "
+                  "28 | no | **70.0** (50.0 @ 50, 70.0 @ 100) | 1.0 min |", text)
     self.assertIn(f"| `recipe_a` | {plan.STEPS} | {r['batch']} | "
-                  f"{r['lr']:g} | 32 | yes | **92.0**", text)
+                  f"{r['lr']:g} | 64 | 4 | 32 | yes | **92.0**", text)
     self.assertIn("Best on validation: `recipe_a`, 92.0%", text)
     # Dense test mean 90.00 (fake world): 2.0 points below validation.
     self.assertIn("test runs 2.0 points below validation here, so the 91% "
