@@ -206,6 +206,9 @@ class ReportFromSummariesTest(absltest.TestCase):
     with open(os.path.join(self.dir, "recipe_c.json"), "w") as f:
       json.dump({"args": f"dense,val,steps={plan.STEPS},lr=0.003",
                  "eval_val": [{"step": plan.STEPS, "prec_1": 0.91}]}, f)
+    with open(os.path.join(self.dir, "recipe_d.json"), "w") as f:
+      json.dump({"args": f"dense,val,steps={plan.STEPS // 2}",
+                 "eval_val": [{"step": plan.STEPS // 2, "prec_1": 0.91}]}, f)
     text = section(self.page(), 8)
     self.assertIn("| `recipe_b (lr 0.003)` | 100 | 128 | 0.003 | 64 | 4 | "
                   "28 | no | **70.0** (50.0 @ 50, 70.0 @ 100) | 1.0 min |", text)
@@ -215,6 +218,11 @@ class ReportFromSummariesTest(absltest.TestCase):
     # Dense test mean 90.00 (fake world): 2.0 points below validation.
     self.assertIn("test runs 2.0 points below validation here, so the 91% "
                   "test target asks for about 93.0% on validation.", text)
+    # +1 point per doubling of steps (recipe_d -> recipe_a): one more.
+    self.assertIn("gain 1.0 points per doubling of steps; at that rate 93.0% "
+                  f"would take about {2 * plan.STEPS:,} steps, 0.3 hours a "
+                  "run", text.replace(f" ({plan.STEPS // 2} → {plan.STEPS})",
+                                      ""))
 
   def test_flat_dense_family_is_said_to_explain(self):
     # Widths 16 and 64 (16x the FLOPs) 0.8 points apart: 0.2 per doubling.

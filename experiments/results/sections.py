@@ -1184,7 +1184,35 @@ def recipe_section(results):
         f"validation here, so the {100 * loading.DENSE_TARGET:g}% test "
         f"target asks for about {100 * (loading.DENSE_TARGET + gap):.1f}% "
         "on validation.")
+    out[-1] += _steps_needed(probes, best, loading.DENSE_TARGET + gap)
   return out + [""]
+
+
+def _steps_needed(probes, best, val_goal):
+  """How many steps the best probe's settings would need for `val_goal`.
+
+  Extrapolates the measured gain per doubling of steps of the best settings
+  (the same probe at fewer steps), the trend every step sweep here follows.
+  """
+  rest = {k: v for k, v in best["settings"].items() if k != "steps"}
+  shorter = [p for p in probes if p["steps"] < best["steps"] and
+             {k: v for k, v in p["settings"].items() if k != "steps"} == rest]
+  if not shorter or best["val"] >= val_goal:
+    return ""
+  ref = max(shorter, key=lambda p: p["steps"])
+  per_doubling = (best["val"] - ref["val"]) / math.log2(
+      best["steps"] / ref["steps"])
+  if per_doubling <= 0:
+    return ""
+  doublings = (val_goal - best["val"]) / per_doubling
+  steps = best["steps"] * 2 ** doublings
+  text = (f" Its settings gain {100 * per_doubling:.1f} points per doubling "
+          f"of steps ({ref['steps']} → {best['steps']}); at that rate "
+          f"{100 * val_goal:.1f}% would take about {steps:,.0f} steps")
+  if best["wall_s"]:
+    text += (f", {best['wall_s'] * steps / best['steps'] / 3600:.1f} hours "
+             "a run on 2 CPU cores")
+  return text + "."
 
 
 def figure3_section(runs, plots):
