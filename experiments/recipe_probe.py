@@ -35,6 +35,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from experiments.results import plan
 from experiments.results import summaries
 
 _PROBES = flags.DEFINE_list(
@@ -47,8 +48,7 @@ _WORKDIR_ROOT = flags.DEFINE_string(
 CONFIG = "configs/mone_fashion_mnist.py"
 # The recipe r2 (experiments/results/plan.py) on the validation split: every
 # probe changes only what its name says.
-BASE = dict(steps=3000, batch=128, lr=0.006, wd=0.0001, warmup=200, width=64,
-            depth=4, heads=4, mlp=256, seed=0)
+BASE = {**plan.RECIPE, "seed": 0}
 PROBES = {
     "lr0.003": dict(lr=0.003),
     "lr0.0015": dict(lr=0.0015),

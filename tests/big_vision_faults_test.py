@@ -230,6 +230,8 @@ class BigVisionConfigFaultsTest(absltest.TestCase):
          r"2\^\(E-1\)=8"),
         ("heads=3", r"config.model.width=32 is not divisible by "
          r"config.model.num_heads=3"),
+        ("res=30", r"res=30 is not a multiple of the patch size 4 "
+         r"\(allowed: 28"),
     ):
       with self.subTest(arg):
         with tempfile.TemporaryDirectory() as d:

@@ -162,15 +162,15 @@ def probe_settings(args):
   head = args.split(" ")[0].split(",")
   settings = {k: arg_value(args, k) or v for k, v in PROBE_DEFAULTS.items()}
   settings["flip"] = "no" if "noflip" in head else "yes"
-  settings["steps"] = arg_value(args, "steps")
   return settings
 
 
 def recipe_probes(summary_dir):
   """The dense recipe probes on the validation split (`recipe_*.json`).
 
-  One dict per trained model, sorted by name: name, args, steps, lr, val
-  (the last validation precision@1), val_by_step, wall_s. Probes of one file
+  One dict per trained model, sorted by name: name, args, steps, settings
+  (`probe_settings` and steps), val (the last validation precision@1),
+  val_by_step, wall_s. Probes of one file
   that sweep a value (`by_lr`) give one dict per value.
   """
   probes = []
@@ -193,7 +193,6 @@ def recipe_probes(summary_dir):
       probes.append(dict(
           name=label, args=args, steps=int(steps),
           settings={**probe_settings(args), "steps": str(steps)},
-          lr=float(arg_value(args, "lr") or 0.006),
           val=acc(evals[-1]),
           val_by_step=[(e["step"], acc(e)) for e in evals],
           wall_s=run.get("wall_s")))
