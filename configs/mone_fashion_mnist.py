@@ -113,7 +113,7 @@ def get_config(arg=None):
 
   data_dir = arg.data_dir or default_data_dir()
   config.input = dict()
-  # `val` holds the last 10,000 training images out (MONE.md §5: tune on a
+  # `val` holds the last 10,000 training images out (docs/method.md §5: tune on a
   # validation split of the training data, report test once).
   config.input.data = dict(
       name='fashion_mnist_local',

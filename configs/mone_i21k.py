@@ -42,7 +42,8 @@ Needs the `imagenet21k` TFDS data set (not public; see vit_i21k.py).
 import big_vision.configs.common as bvcc
 import ml_collections as mlc
 
-# Per size: (RandAugment, mixup p), from FRAMEWORKS.md / AugReg Fig. 4.
+# Per size: (RandAugment, mixup p), from the AugReg paper (Steiner et al.,
+# 2021), Fig. 4, as in Big Vision's configs/vit_i21k.py.
 AUG = {
     'Ti/16': ('', 0.0),
     'S/16': ('randaug(2,0)', 0.0),

@@ -294,7 +294,7 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
   rows = _rows(budgets, fwds, fwd_ms, step_ms,
                lambda e: flops.vit_gflops(**cfg, e_c=e))
   if "reference" in fwd_ms:
-    # The ratios again against Big Vision's ViT (the reference).
+    # The ratios again against Big Vision's ViT (the dense reference).
     rows[0]["big_vision_ms"] = bv_ms = fwd_ms["reference"]
     for r in rows:
       r["efficiency_vs_big_vision"] = bv_ms / r["fwd_ms"] / r["flop_ratio"]

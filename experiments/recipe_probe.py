@@ -11,7 +11,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-r"""Recipe tuning of the dense ViT on the validation split (issue 9 item 1).
+r"""Recipe tuning of the dense ViT on the validation split (towards the dense target).
 
   python -m experiments.recipe_probe --probes=lr0.003,lr0.0015 \
       [--out_dir=docs/results/runs] [--workdir_root=workdirs/recipe]

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tests of the capacity distributions over nested experts (MONE.md §4)."""
+"""Tests of the capacity distributions over nested experts (docs/method.md §4)."""
 
 from absl.testing import absltest
 from absl.testing import parameterized

@@ -519,7 +519,7 @@ def router_metrics(params, grads):
   """alpha and the router's gradient norm of every routed encoder.
 
   Both trainers log these: the router learns only through alpha * r, and a
-  router whose gradient is 0 has stopped learning (MONE.md §2).
+  router whose gradient is 0 has stopped learning (docs/method.md §2).
 
   Args:
     params: a model's parameter tree (nested dicts).

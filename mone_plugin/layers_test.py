@@ -14,8 +14,8 @@
 
 """Tests of the nested layers and the MoNE encoder against numpy references.
 
-The references are written per token with the slices of MONE.md §1 spelled
-out (x[:d] @ W[:d, :], h @ W[:, :d] + b[:d], zero-padded back to D), in
+The references are written per token with the slices of docs/method.md §1
+spelled out (x[:d] @ W[:d, :], h @ W[:, :d] + b[:d], zero-padded back to D), in
 float64, on a full-width residual stream: nothing is shared with the grouped,
 expert-sorted implementation under test.
 """
@@ -92,7 +92,7 @@ def _mlp_per_token(y, d, p):
 
 
 def _epr_reference(probs, capacities):
-  """Expert Preferred Routing of one example, probs [N, E], as MONE.md §3."""
+  """Expert Preferred Routing of one example, probs [N, E], as docs/method.md §3."""
   n, num_experts = probs.shape
   out, taken = np.zeros(n, np.int32), np.zeros(n, bool)
   for j in range(num_experts - 1, 0, -1):
@@ -402,7 +402,7 @@ class MoneEncoderTest(parameterized.TestCase):
     capacities = capacity.as_static(capacity.capacity_distribution(0.4))
     got, _ = _apply(model, params, x, capacities=capacities,
                          num_prefix_tokens=1)
-    # The reference uses tanh(|alpha|), in [0, 1) as MONE.md §2 specifies.
+    # The reference uses tanh(|alpha|), in [0, 1) as docs/method.md §2 specifies.
     want, _, _ = _encoder_reference(params, x, capacities, 1)
     np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
     if alpha:  # A negative raw alpha scales the branch too (|alpha|).

@@ -12,7 +12,10 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Tests of Expert Preferred Routing against a per-example loop (MONE.md §3)."""
+"""Tests of Expert Preferred Routing against a per-example loop.
+
+The loop is docs/method.md §3, written out for one example.
+"""
 
 import math
 
@@ -38,7 +41,7 @@ _CAPACITIES = {
 
 
 def _reference_one(probs, capacities):
-  """MONE.md §3 literally, for one example: probs [N, E] numpy."""
+  """docs/method.md §3 literally, for one example: probs [N, E] numpy."""
   n, num_experts = probs.shape
   assignment = [0] * n  # 1. Every token starts on the smallest expert.
   taken = [False] * n

@@ -52,7 +52,7 @@ MODES = ("full", "reduced")
 # steps lr 0.0015 reaches 89.3% val (0.00075 88.3%, 0.003 88.8%, 0.006
 # 88.0%), 90.0% at 6000 steps (+0.7 per doubling); width 96, batch 64 and
 # native 28 px do not help. The r2 recipe's val-to-test gap (88.0% val,
-# 86.8% test) puts the 91% test at ~92.2% val: ~50000 steps a run
+# 86.8% test) puts the 91% test target at ~92.2% val: ~50000 steps a run
 # (~3.3 h on 2 cores) at the best lr, so no recipe within this plan's compute
 # meets it. A recipe r3 would be lr 0.0015 (+1.3 points val at 3000 steps);
 # it is not switched here because the whole plan (37 runs, ~12 h on 2 cores)

@@ -1142,7 +1142,7 @@ def _one_change(probes):
 
 
 def recipe_section(results):
-  """The dense recipe's probes on the validation split (issue 9 item 1)."""
+  """The dense recipe's probes on the validation split (the dense target)."""
   probes = loading.recipe_probes(results.dir)
   if not probes or results.mode != "full":
     return []
