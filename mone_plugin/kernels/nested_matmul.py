@@ -52,6 +52,12 @@ one dot per group (x_j[:, :d_j].T @ dy_j into dw[:d_j], or the transpose):
 it reduces over all M rows, which in a kernel needs either a sequential grid
 axis (Triton runs the grid in parallel) or all rows resident (too large for
 TPU VMEM); XLA's per-group dots do exactly the nested FLOPs.
+
+Export. `jax.export` for one platform works from any host ("cuda" needs
+`DisabledSafetyCheck.custom_call("__gpu$xla.gpu.triton")`: Triton calls have
+no compatibility guarantee). Several platforms in one artifact do not:
+`lax.platform_dependent` lowers every branch for every platform, and a
+compiled pallas_call lowers for its own backend only.
 """
 
 import functools
