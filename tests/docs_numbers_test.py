@@ -341,6 +341,13 @@ class DocsNumbersTest(absltest.TestCase):
                           "checked against a source: add it to QUOTES or "
                           "TABLES in tests/docs_numbers_test.py.")
 
+  def test_pinned_commits_match_the_code(self):
+    from mone_plugin import frameworks  # pylint: disable=g-import-not-at-top
+    page = _read("docs/setup.md")
+    for name, commit in frameworks.PINNED.items():
+      with self.subTest(framework=name):
+        self.assertIn(f"`{commit}`", page)
+
   def test_method_sections_cited_by_the_code_exist(self):
     page = _read("docs/method.md")
     for n, title in enumerate(
