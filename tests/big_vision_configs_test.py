@@ -110,6 +110,26 @@ class FashionMnistConfigTest(absltest.TestCase):
     self.assertEqual(get_config("mone_fashion_mnist",
                                 "mod").model.mod_capacity, 0.125)
 
+  def test_recipes(self):
+    # The default is the quick recipe of `make run`; recipe=r2 is the results
+    # page's (experiments/results/plan.py names it); values given one by one
+    # override the recipe's.
+    config = get_config("mone_fashion_mnist", "")
+    self.assertEqual((config.total_steps, config.schedule.warmup_steps),
+                     (1200, 100))
+    config = get_config("mone_fashion_mnist", "recipe=r2,dense,seed=1")
+    self.assertEqual((config.total_steps, config.schedule.warmup_steps,
+                      config.lr, config.input.batch_size,
+                      config.model.width), (3000, 200, 0.006, 128, 64))
+    config = get_config("mone_fashion_mnist", "recipe=r2,lr=0.0015,steps=10")
+    self.assertEqual((config.total_steps, config.lr), (10, 0.0015))
+    self.assertEqual(get_config("mone_fashion_mnist",
+                                "runlocal").total_steps, 10)
+    self.assertEqual(get_config("mone_fashion_mnist",
+                                "runlocal,steps=20").total_steps, 20)
+    with self.assertRaisesRegex(ValueError, "recipe='r9' is unknown"):
+      get_config("mone_fashion_mnist", "recipe=r9")
+
   def test_resolution_and_flip(self):
     # res=28 trains on the native images (7x7 patches of 4 px); the test
     # pipeline sees the same side; noflip drops the training augmentation.

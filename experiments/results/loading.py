@@ -50,14 +50,6 @@ def read_json(path):
     return json.load(f)
 
 
-def mean_std(values):
-  """(mean, sample std) of `values`; (None, None) when empty."""
-  if not values:
-    return None, None
-  return float(np.mean(values)), float(np.std(values, ddof=1)) if len(
-      values) > 1 else 0.0
-
-
 class Runs:
   """The Big Vision runs of a plan, by name, from their summaries."""
 

@@ -22,15 +22,18 @@ configs: Big Vision's (`configs/mone_fashion_mnist.py`, through
 the plan of the results page; "reduced" runs the same code paths in a few
 minutes (tiny models, a few steps, small test splits), for the test suite.
 
-The recipe of the full plan (steps, width, ...) is set once, in `RECIPE`
-below; every summary records its recipe's tag (`recipe_tag`), so summaries of
+The recipe of the full plan (steps, width, ...) is the config's recipe
+`RECIPE_NAME` (`RECIPES` in configs/mone_fashion_mnist.py): a run's arguments
+name it and give only what varies per run; every summary records its recipe's tag (`recipe_tag`), so summaries of
 an older recipe are ignored, and their runs redone, never mixed with newer
 ones.
 """
 
+import ast
 import dataclasses
 import hashlib
 import json
+import os
 from typing import Optional, Union
 
 from mone_plugin import budgets as budgets_lib
@@ -39,10 +42,10 @@ from mone_plugin import capacity as capacity_lib
 MODES = ("full", "reduced")
 
 ############################### The recipe ###############################
-# The one place to change the recipe of every image run of the full plan:
-# arguments of configs/mone_fashion_mnist.py. The baselines change only what
-# they must (the dense family its width, heads and mlp). Changing anything
-# here changes the recipe's tag, so runs of the old recipe are redone.
+# The recipe of every image run of the full plan is the config's
+# `RECIPES[RECIPE_NAME]` (configs/mone_fashion_mnist.py); the baselines change
+# only what they must (the dense family its width, heads and mlp). Changing
+# the recipe there changes its tag, so runs of the old recipe are redone.
 # r2: 3000 steps (7.7 epochs), chosen on the validation split only: the dense
 # width-64 model reaches 88.1% val there, against 84.0% at 1500 steps
 # (docs/results/runs/recipe_dense_w64_3000steps_val_s0.json). 6000 steps
@@ -57,9 +60,23 @@ MODES = ("full", "reduced")
 # meets it. A recipe r3 would be lr 0.0015 (+1.3 points val at 3000 steps);
 # it is not switched here because the whole plan (37 runs, ~12 h on 2 cores)
 # would have to be re-run under it.
-RECIPE_NAME = "r2"  # Bump for a change these constants do not show.
-RECIPE = dict(steps=3000, batch=128, lr=0.006, wd=0.0001, warmup=200,
-              width=64, depth=4, heads=4, mlp=256)
+CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "configs", "mone_fashion_mnist.py")
+
+
+def _config_constants(path=CONFIG, names=("RECIPES", "DEFAULT_RECIPE")):
+  """Literal constants of the config, read without importing Big Vision."""
+  with open(path) as f:
+    tree = ast.parse(f.read())
+  return {t.id: ast.literal_eval(node.value) for node in tree.body
+          if isinstance(node, ast.Assign) for t in node.targets
+          if isinstance(t, ast.Name) and t.id in names}
+
+
+RECIPES, DEFAULT_RECIPE = (_config_constants()[k] for k in (
+    "RECIPES", "DEFAULT_RECIPE"))
+RECIPE_NAME = "r2"  # A config recipe; bump for a change it does not show.
+RECIPE = RECIPES[RECIPE_NAME]
 RECIPE_EXTRA = ()  # More config arguments for every image run, e.g. "val".
 # Scenic video runs: overrides of every full video run (and their tag).
 # v2: MoNE video runs train isoFLOPs (`local_mone_video.py` iso_flops).
@@ -124,9 +141,22 @@ def recipe_tag(kind="bv", mode="full"):
 
 def recipe_args(**changes):
   """The recipe as config arguments, with `changes` (e.g. width=32)."""
-  recipe = {**RECIPE, **changes}
-  return ",".join([f"{k}={v}" for k, v in recipe.items()] +
+  return ",".join([f"recipe={RECIPE_NAME}"] +
+                  [f"{k}={v}" for k, v in changes.items()] +
                   list(RECIPE_EXTRA))
+
+
+def resolved_args(args):
+  """{key: value} of config arguments, their recipe spelled out.
+
+  Two argument strings that configure the same run resolve alike:
+  `recipe=r2,seed=0` and the r2 values given one by one (how summaries of
+  before the config held the recipes recorded them).
+  """
+  items = dict(a.split("=", 1) if "=" in a else (a, "True")
+               for a in args.split(",") if a)
+  recipe = RECIPES.get(items.pop("recipe", DEFAULT_RECIPE), {})
+  return {**{k: str(v) for k, v in recipe.items()}, **items}
 
 
 def method_e_c(method, num_experts=NUM_EXPERTS):

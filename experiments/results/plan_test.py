@@ -40,7 +40,8 @@ class PlanTest(absltest.TestCase):
       for e_c in (0.2, 0.3, 0.4, 0.6):
         run = runs[f"ec{e_c:g}_s{seed}"]
         self.assertIn(f"e_c={e_c}", run.args)
-        self.assertIn(f"steps={plan.STEPS}", run.args)
+        self.assertEqual(plan.resolved_args(run.args)["steps"],
+                         str(plan.STEPS))
         self.assertIn(e_c, run.eval_e_c)
     self.assertGreaterEqual(len(plan.SEEDS), 3)
     self.assertIn("iso_flops", runs["iso_ec0.4_s0"].args)
@@ -65,13 +66,13 @@ class PlanTest(absltest.TestCase):
     runs = {r.name: r for r in plan.bv_runs("full")}
     family = [r for r in runs.values() if r.group in ("dense",
                                                       "dense_family")]
-    widths = {int(dict(a.split("=") for a in r.args.split(",")[1:])["width"])
-              for r in family}
+    widths = {int(plan.resolved_args(r.args)["width"]) for r in family}
     self.assertGreaterEqual(len(widths), 4)
     self.assertIn(plan.WIDTH, widths)
     self.assertEqual(runs["dense_w32_s0"].args.split(",")[0], "dense")
-    self.assertIn("width=32,depth=4,heads=2,mlp=128",
-                  runs["dense_w32_s0"].args)
+    self.assertEqual(runs["dense_w32_s0"].args,
+                     f"dense,recipe={plan.RECIPE_NAME},width=32,heads=2,"
+                     "mlp=128,seed=0")
     self.assertEqual(runs["matvit_s0"].eval_names(),
                      ("expert0", "expert1", "expert2", "expert3"))
     self.assertEqual(runs["mod_s0"].eval_names(), ("dense",))
@@ -83,19 +84,36 @@ class PlanTest(absltest.TestCase):
     for run in runs.values():
       steps = plan.STEPS * (plan.ADAPT_LONG_FACTOR
                             if run.group == "adaptive_long" else 1)
-      self.assertIn(f"steps={steps},", run.args)
-      self.assertIn(f"lr={plan.RECIPE['lr']},", run.args)
+      resolved = plan.resolved_args(run.args)
+      self.assertEqual(resolved["steps"], str(steps))
+      self.assertEqual(resolved["lr"], str(plan.RECIPE["lr"]))
+      self.assertIn(f"recipe={plan.RECIPE_NAME},", run.args)
 
   def test_recipe_tag_follows_the_recipe(self):
     tag = plan.recipe_tag("bv")
     self.assertStartsWith(tag, plan.RECIPE_NAME + "-")
     with mock.patch.dict(plan.RECIPE, steps=plan.STEPS + 1):
       self.assertNotEqual(plan.recipe_tag("bv"), tag)
-      self.assertIn(f"steps={plan.STEPS + 1},", plan.recipe_args())
+      self.assertEqual(plan.resolved_args(plan.recipe_args())["steps"],
+                       str(plan.STEPS + 1))
     self.assertEqual(plan.recipe_tag("bv"), tag)
     self.assertNotEqual(plan.recipe_tag("bv", "reduced"), tag)
     with self.assertRaisesRegex(ValueError, "kind='x'"):
       plan.recipe_tag("x")
+
+  def test_recipe_is_the_configs(self):
+    # The plan names a recipe of the config and gives only what varies; the
+    # same recipe given value by value (as older summaries recorded it)
+    # resolves alike, so their runs are not redone.
+    self.assertEqual(plan.RECIPE, plan.RECIPES[plan.RECIPE_NAME])
+    run = {r.name: r for r in plan.bv_runs("full")}["dense_s1"]
+    self.assertEqual(run.args, f"dense,recipe={plan.RECIPE_NAME},seed=1")
+    spelled = "dense," + ",".join(
+        f"{k}={v}" for k, v in plan.RECIPE.items()) + ",seed=1"
+    self.assertEqual(plan.resolved_args(spelled),
+                     plan.resolved_args(run.args))
+    self.assertNotEqual(plan.resolved_args("dense,seed=1"),
+                        plan.resolved_args(run.args))  # The quick recipe.
 
   def test_uniform_needs_no_run(self):
     # At the uniform distribution's e_c, MoNE's capacities are uniform.

@@ -24,8 +24,9 @@ can be regenerated from committed files alone. Every number on the page
 comes from those files; what is missing is said to be pending. Needs numpy
 and matplotlib only.
 
-`loading` reads the runs, `figures` draws the plots and `sections` writes the
-text; this module puts the page together.
+`loading` reads the runs, `arithmetic` computes their means and gaps,
+`figures` draws the plots and `sections` writes the text, one module per
+section; this module puts the page together.
 """
 
 import glob
@@ -38,8 +39,21 @@ from absl import flags
 from experiments.results import figures
 from experiments.results import loading
 from experiments.results import plan as plan_lib
-from experiments.results import sections
+from experiments.results.sections import markdown as md
+from experiments.results.sections import s1_images
+from experiments.results.sections import s2_adaptation
+from experiments.results.sections import s3_ablations
+from experiments.results.sections import s4_video
+from experiments.results.sections import s5_routing_maps
+from experiments.results.sections import s6_speed
+from experiments.results.sections import s7_figure3
+from experiments.results.sections import s8_recipe
+from experiments.results.sections import summary
 from experiments.results import summaries as summaries_lib
+
+# The page's sections, in page order.
+SECTIONS = (s1_images, s2_adaptation, s3_ablations, s4_video, s5_routing_maps,
+            s6_speed, s7_figure3, s8_recipe)
 
 
 def machines_line(counts):
@@ -64,15 +78,9 @@ def write(summary_dir, out_dir, mode="full", jobs=2):
   results = loading.Results(summary_dir, mode)
   runs = results.bv
   body = []
-  body += sections.images_section(runs, plots)
-  body += sections.adaptation_section(runs, plots)
-  body += sections.ablations_section(runs, plots, mode)
-  body += sections.video_section(results, plots)
-  body += sections.routing_section(results, plots)
-  body += sections.speed_section(results, plots)
-  body += sections.figure3_section(runs, plots)
-  body += sections.recipe_section(results)
-  short = sections.shortfalls(results)
+  for section in SECTIONS:
+    body += section.section(results, plots)
+  short = summary.shortfalls(results)
   bv_s = runs.seconds(list(runs.results))
   video_s = sum(results.wall(n) for n in results.scenic)
   bench_s = sum(results.wall(n) for n in results.benchmarks)
@@ -102,9 +110,9 @@ def write(summary_dir, out_dir, mode="full", jobs=2):
       "- " + machines_line(summaries_lib.machines(
           list(runs.results.values()) + list(results.scenic.values()) +
           list(results.benchmarks.values()))),
-      f"- Run time: {sections.minutes(bv_s + video_s + bench_s)} summed over the "
-      f"runs (images {sections.minutes(bv_s)}, video {sections.minutes(video_s)}, speed "
-      f"{sections.minutes(bench_s)}); `make results` runs {jobs} training "
+      f"- Run time: {md.minutes(bv_s + video_s + bench_s)} summed over the "
+      f"runs (images {md.minutes(bv_s)}, video {md.minutes(video_s)}, speed "
+      f"{md.minutes(bench_s)}); `make results` runs {jobs} training "
       "runs at a time (a session may run fewer: `--jobs`).", ""]
   archive = sorted(glob.glob(os.path.join(out_dir, "results", "archive",
                                           "*.md")))
@@ -117,14 +125,14 @@ def write(summary_dir, out_dir, mode="full", jobs=2):
     head += [f"**This page is from the {mode} mode**: a few steps of tiny "
              "models on small test splits, to check that the scripts run. "
              "Its numbers say nothing about MoNE.", ""]
-  good = sections.highlights(results)
+  good = summary.highlights(results)
   if good:
     head += ["**What holds here:**", ""] + [f"- {g}" for g in good] + [""]
   if short:
     head += ["**Where MoNE falls short here:**", ""] + [
         f"- {s}" for s in short] + [""]
   if mode == "full":
-    head += sections.targets(results)
+    head += summary.targets(results)
   path = os.path.join(out_dir, "results.md")
   with open(path, "w") as f:
     f.write("\n".join(head + body).rstrip() + "\n")

@@ -29,7 +29,6 @@ from absl.testing import absltest
 
 from experiments.results import plan
 from experiments.results import report
-from experiments.results import sections
 from experiments.results import summaries
 
 DENSE_GF = 0.01  # GFLOPs of the dense ViT of the recipe's width.
@@ -223,33 +222,6 @@ class ReportFromSummariesTest(absltest.TestCase):
                   f"would take about {2 * plan.STEPS:,} steps, 0.3 hours a "
                   "run", text.replace(f" ({plan.STEPS // 2} → {plan.STEPS})",
                                       ""))
-
-  def test_flat_dense_family_is_said_to_explain(self):
-    # Widths 16 and 64 (16x the FLOPs) 0.8 points apart: 0.2 per doubling.
-    data = {"dense_family": [(16, 0.001, 0.86, 0.0, 1),
-                             (plan.WIDTH, 0.016, 0.868, 0.001, 3)],
-            "matvit": [(plan.WIDTH // 2, 0.004, 0.87),
-                       (plan.WIDTH, 0.016, 0.88)],
-            "mone": [(0.4, 0.007, 0.858, 0.003, {0: 0.858})],
-            "iso": (0.4, 0.007, 0.878, 6301), "mod": None, "adaptive": [],
-            "dense_own": {0: 0.868}}
-    text = sections.figure3_why(data)[0]
-    self.assertIn("+0.80 points from width 16 to 64 (86.0% → 86.8%) for "
-                  "16.0x the FLOPs, +0.20 points per doubling", text)
-    self.assertIn(f"trained for 6301 steps instead of {plan.STEPS} gains "
-                  "+2.00 points (85.80% → 87.80%)", text)
-    self.assertIn("MatViT's full-width model, trained with a joint loss over "
-                  "its 2 nested widths for the same steps, reaches 88.00% "
-                  "against the dense ViT's 86.80%", text)
-    self.assertIn("The dense family is nearly flat", text)
-    self.assertNotIn("wider than", text)
-    wider = sections.figure3_why(dict(data, dense_family=data[
-        "dense_family"] + [(2 * plan.WIDTH, 0.064, 0.85, 0.0, 1)]))[0]
-    self.assertIn("wider than the recipe's width it falls: width "
-                  f"{2 * plan.WIDTH} 85.0% at 4.0x the FLOPs", wider)
-    # One width only: nothing to say.
-    self.assertEqual(sections.figure3_why(
-        dict(data, dense_family=data["dense_family"][1:])), [])
 
   def test_pending_parts_are_said_never_made_up(self):
     write_summaries(self.dir, skip=("ec0.4_s2", "matvit_s0", "mod_s0",

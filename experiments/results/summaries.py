@@ -177,7 +177,10 @@ def stale_reason(summary, kind, mode, args=None, budgets=()):
   want = plan_lib.recipe_tag(kind, mode)
   if summary.get("recipe") != want:
     return f"recipe {summary.get('recipe')!r}, not the plan's {want!r}"
-  if args is not None and summary.get("args") != args:
+  if args is not None and (
+      plan_lib.resolved_args(summary.get("args") or "") !=
+      plan_lib.resolved_args(args) if kind == "bv" else
+      summary.get("args") != args):
     return f"args {summary.get('args')!r}, not the plan's {args!r}"
   have = {r.get("budget") for r in summary.get("rows", [])}
   missing = [b for b in budgets if b not in have]

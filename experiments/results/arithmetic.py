@@ -12,9 +12,9 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The arithmetic of the Figure 3 verdict: curves compared at equal FLOPs.
+"""The results page's arithmetic: means over seeds, gaps, curves at equal FLOPs.
 
-A curve is a list of (GFLOPs, accuracy) points. Between two points of a
+Every mean, spread and difference on docs/results.md is computed here. A curve is a list of (GFLOPs, accuracy) points. Between two points of a
 curve, accuracy is interpolated linearly in log GFLOPs (FLOPs of a model
 family grow about geometrically with width). Nothing is extrapolated: outside
 a curve's FLOPs range the answer is None, and the page says so.
@@ -112,3 +112,9 @@ def versus_curve(points, reference):
     out.append((g, a, ref, None if ref is None else a - ref,
                 None if equal is None else equal / g))
   return out
+
+
+def gain_per_doubling(x0, a0, x1, a1):
+  """Accuracy gained from (x0, a0) to (x1, a1) per doubling of x (FLOPs,
+  steps)."""
+  return (a1 - a0) / math.log2(x1 / x0)
