@@ -18,7 +18,6 @@ The tiny run trains MoNE through Big Vision's trainer on the 64x64 canvases
 (8x8 patches) and evaluates it on the validation split at two budgets.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -37,11 +36,8 @@ HAVE_BV = frameworks.available("big_vision")
 
 
 def get_config(arg):
-  import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
-  spec = importlib.util.spec_from_file_location("cluttered_config", CONFIG)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  import configs.mone_cluttered as mone_cluttered  # pylint: disable=g-import-not-at-top
+  return mone_cluttered.get_config(arg)
 
 
 @absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
@@ -83,8 +79,9 @@ class ClutteredTrainTest(absltest.TestCase):
     prepare.ensure_prepared("cluttered_fashion_mnist")
     with tempfile.TemporaryDirectory() as tmp:
       workdir = os.path.join(tmp, "run")
-      env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=os.pathsep.join(
-          p for p in (REPO, os.environ.get("PYTHONPATH")) if p))
+      path = [p for p in (REPO, os.environ.get("PYTHONPATH")) if p]
+      env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                 PYTHONPATH=os.pathsep.join(path))
       result = subprocess.run(
           [sys.executable, "-m", "mone_plugin.big_vision.train",
            f"--config={CONFIG}:{TINY}", f"--workdir={workdir}"],

@@ -148,7 +148,7 @@ def token_classes(mask, patch=PATCH):
 
 
 def load_split(split):
-  """Returns (garments uint8 [N, 28, 28], labels [N], split index) of a split."""
+  """(garments uint8 [N, 28, 28], labels [N], seed index) of a split."""
   if split not in SPLITS:
     raise ValueError(f"Unknown split {split!r}; allowed: {sorted(SPLITS)}.")
   split_index, source, rows = SPLITS[split]
