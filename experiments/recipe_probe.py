@@ -68,11 +68,12 @@ PROBES = {
 }
 
 
-def args_of(name):
-  """The config arguments of probe `name`."""
-  if name not in PROBES:
-    raise ValueError(f"probe {name!r} is unknown; allowed: {sorted(PROBES)}.")
-  spec = {**BASE, **PROBES[name]}
+def args_of(name, probes=None, base=None):
+  """The config arguments of probe `name` of `probes` (default: PROBES)."""
+  probes = PROBES if probes is None else probes
+  if name not in probes:
+    raise ValueError(f"probe {name!r} is unknown; allowed: {sorted(probes)}.")
+  spec = {**(BASE if base is None else base), **probes[name]}
   return ",".join(["dense", "val"] + [
       k if v is True else f"{k}={v}" for k, v in spec.items()])
 
@@ -94,16 +95,28 @@ def read_metrics(workdir):
   return evals, loss, uptime
 
 
-def run_probe(name, out_dir, workdir_root):
-  """Trains probe `name` (resuming its workdir) and writes its summary."""
-  out = os.path.join(out_dir, f"recipe_r3_{name}.json")
+def run_probe(name, out_dir, workdir_root, *, args=None, config=CONFIG,
+              prefix="recipe_r3",
+              split="train[:50000] -> evaluated on train[50000:] (val)"):
+  """Trains probe `name` (resuming its workdir) and writes its summary.
+
+  Args:
+    name: the probe's name.
+    out_dir: where its summary `<prefix>_<name>.json` goes.
+    workdir_root: parent of its workdir.
+    args: its config arguments (default: `args_of(name)`).
+    config: the Big Vision config file.
+    prefix: the summary's file name prefix and tag (the recipe round).
+    split: what it trained and evaluated on, for the summary.
+  """
+  out = os.path.join(out_dir, f"{prefix}_{name}.json")
   if os.path.exists(out):
     logging.info("%s: done (%s)", name, out)
     return
   workdir = os.path.join(workdir_root, name)
-  args = args_of(name)
+  args = args or args_of(name)
   cmd = [sys.executable, "-m", "mone_plugin.big_vision.train",
-         f"--config={CONFIG}:{args}", f"--workdir={workdir}"]
+         f"--config={config}:{args}", f"--workdir={workdir}"]
   logging.info("%s: %s", name, " ".join(cmd))
   start = time.time()
   subprocess.run(cmd, check=True,
@@ -112,10 +125,10 @@ def run_probe(name, out_dir, workdir_root):
   if not evals:
     raise RuntimeError(f"{name}: no val/prec@1 in {workdir}; see its log.")
   summary = dict(
-      probe=f"recipe r3 tuning, dense ViT on the validation split: {name}",
-      args=args, config=CONFIG,
-      split="train[:50000] -> evaluated on train[50000:] (val); the test "
-            "split was not evaluated",
+      probe=(f"{prefix.replace('_', ' ')} tuning, dense ViT on the "
+             f"validation split: {name}"),
+      args=args, config=config,
+      split=f"{split}; the test split was not evaluated",
       eval_val=evals, final_val_prec_1=evals[-1]["prec_1"],
       final_training_loss=loss,
       # A resumed probe: its trainer's longest uptime, if that is longer.

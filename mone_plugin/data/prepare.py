@@ -15,7 +15,10 @@
 r"""Builds the local TFDS data sets (idempotent: a no-op once they are built).
 
   python -m mone_plugin.data.prepare [--data_dir=DIR] \
-      [--datasets=fashion_mnist_local,moving_fashion_mnist]
+      [--datasets=fashion_mnist_local,cluttered_fashion_mnist]
+
+(default: every data set of `DATASETS`, the two above and
+moving_fashion_mnist).
 
 Installs Debian's `dataset-fashion-mnist` package when its IDX files are
 missing, then writes the data sets under `data_dir()`, which is
@@ -37,12 +40,14 @@ from absl import flags
 from absl import logging
 import tensorflow_datasets as tfds
 
+from mone_plugin.data import cluttered_fashion_mnist
 from mone_plugin.data import fashion_mnist
 from mone_plugin.data import moving_fashion_mnist
 
 BUILDERS = {
     "fashion_mnist_local": fashion_mnist.FashionMnistLocal,
     "moving_fashion_mnist": moving_fashion_mnist.MovingFashionMnist,
+    "cluttered_fashion_mnist": cluttered_fashion_mnist.ClutteredFashionMnist,
 }
 DATASETS = tuple(BUILDERS)
 DEFAULT_ROOT = os.path.join("~", "mone_data")
