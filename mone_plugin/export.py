@@ -43,9 +43,10 @@ the largest e_c that meets it is exported and the measurement written to
   manifest.json         budgets (e_c, GFLOPs, capacities, tokens per expert),
                         input size and value range, class names when known.
 
-Every artifact runs the inference-optimised forward (`layers.prepare_inference`:
-the experts' kernels sliced once, here, and stored so; equal to the training
-forward within float rounding), and so does the latency measurement.
+Every artifact runs the inference-optimised forward
+(`inference.prepare_inference`: the experts' kernels sliced once, here, and
+stored so; equal to the training forward within float rounding), and so does
+the latency measurement.
 
 Nothing here imports Big Vision or Scenic: checkpoints are read as files.
 """
@@ -72,7 +73,7 @@ import numpy as np
 from mone_plugin import budgets as budgets_lib
 from mone_plugin import capacity as capacity_lib
 from mone_plugin import flops as flops_lib
-from mone_plugin import layers
+from mone_plugin import inference
 from mone_plugin import vit
 
 MANIFEST = "manifest.json"
@@ -340,7 +341,7 @@ def latency_grid(num_experts, steps=8):
 def measure_latency(model, params, image_shape, e_cs, batch=1, reps=5):
   """Min over `reps` of the jitted forward's wall time (ms) at each e_c."""
   x = jnp.zeros((batch, *image_shape), jnp.uint8)
-  variables = layers.prepare_inference(params)  # As exported.
+  variables = inference.prepare_inference(params)  # As exported.
   out = {}
   for e_c in e_cs:
     f = jax.jit(_forward_fn(model, e_c, (-1.0, 1.0)))
@@ -386,7 +387,7 @@ def _forward_fn(model, e_c, value_range):
   """f(variables, uint8 images) -> dict(logits, probabilities, experts).
 
   `variables` are {"params": params} (the training forward) or
-  `layers.prepare_inference(params)` (the inference path, as exported).
+  `inference.prepare_inference(params)` (the inference path, as exported).
   """
   vmin, vmax = value_range
 
@@ -420,8 +421,8 @@ def save_saved_model(model, params, image_shape, e_cs, value_range, path):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
   module = tf.Module()
-  module.params = tf.nest.map_structure(
-      tf.Variable, jax.tree.map(np.asarray, layers.prepare_inference(params)))
+  module.params = tf.nest.map_structure(tf.Variable, jax.tree.map(
+      np.asarray, inference.prepare_inference(params)))
   spec = tf.TensorSpec((None, *image_shape), tf.uint8, name="images")
   signatures = {}
   for e_c in e_cs:
@@ -439,7 +440,7 @@ def save_saved_model(model, params, image_shape, e_cs, value_range, path):
 def _save_jax(model, params, image_shape, e_cs, value_range, path):
   """One `jax.export` artifact per budget, batch-polymorphic."""
   os.makedirs(path, exist_ok=True)
-  variables = jax.tree.map(np.asarray, layers.prepare_inference(params))
+  variables = jax.tree.map(np.asarray, inference.prepare_inference(params))
   with open(os.path.join(path, "params.msgpack"), "wb") as f:
     f.write(flax.serialization.msgpack_serialize(variables))
   b, = jax.export.symbolic_shape("b")
@@ -492,7 +493,7 @@ def _save_onnx(model, params, image_shape, e_cs, value_range, path):
   import logging as py_logging  # pylint: disable=g-import-not-at-top
   import jax2onnx  # pylint: disable=g-import-not-at-top
   os.makedirs(path, exist_ok=True)
-  variables = layers.prepare_inference(params)
+  variables = inference.prepare_inference(params)
   b, = jax.export.symbolic_shape("B")
   spec = jax.ShapeDtypeStruct((b, *image_shape), jnp.uint8)
   files = {}

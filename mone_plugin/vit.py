@@ -103,7 +103,7 @@ class _Model(nn.Module):
   e_c: Optional[float] = 1.0  # None: the dense ViT path.
   capacity_method: str = "mone"
   router_type: str = "learned"
-  router_noise: float = 0.0  # Training only; see `layers.Router.noise`.
+  router_noise: float = 0.0  # Training only; see `router.Router.noise`.
   # Mixture-of-Depths baseline (`mone_plugin.mod`): every `mod_every`-th
   # block processes only the top `mod_capacity` of the tokens. None: MoNE.
   # A MoD model has no nested experts: it runs with e_c=None only.
