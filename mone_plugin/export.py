@@ -71,8 +71,8 @@ import ml_collections as mlc
 import numpy as np
 
 from mone_plugin import budgets as budgets_lib
-from mone_plugin import capacity as capacity_lib
-from mone_plugin import flops as flops_lib
+from mone_plugin import capacity
+from mone_plugin import flops
 from mone_plugin import inference
 from mone_plugin import vit
 
@@ -295,7 +295,7 @@ def build_model(ckpt):
 
 def gflops(model, image_shape, e_c):
   """Analytic GFLOPs per image of `model` at `e_c` (None: dense)."""
-  return flops_lib.vit_gflops(
+  return flops.vit_gflops(
       image_size=tuple(image_shape[:2]), patch_size=tuple(model.patch_size),
       width=model.width, depth=model.depth, mlp_dim=model.mlp_dim,
       num_heads=model.num_heads, num_classes=model.num_classes or None,
@@ -306,7 +306,7 @@ def gflops(model, image_shape, e_c):
 
 def check_e_c(model, e_cs):
   """Raises an ExportError naming the reachable range for a bad e_c."""
-  lo, hi = capacity_lib.feasible_range(model.num_experts)
+  lo, hi = capacity.feasible_range(model.num_experts)
   for e_c in e_cs:
     if e_c is None:
       continue
@@ -327,14 +327,14 @@ def e_c_for_gflops(model, image_shape, budgets):
       pool_type=model.pool_type, channels=image_shape[-1],
       rep_size=model.rep_size)
   try:
-    return tuple(flops_lib.e_c_for_gflops(g, **cfg) for g in budgets)
+    return tuple(flops.e_c_for_gflops(g, **cfg) for g in budgets)
   except ValueError as e:
     raise ExportError(f"--gflops: {e}") from None
 
 
 def latency_grid(num_experts, steps=8):
   """The e_c a latency target is searched on, smallest first."""
-  lo, hi = capacity_lib.feasible_range(num_experts)
+  lo, hi = capacity.feasible_range(num_experts)
   return tuple(float(e) for e in np.round(np.linspace(lo, hi, steps), 4))
 
 
@@ -564,7 +564,7 @@ def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
         "gflops": gflops(model, image_shape, e_c),
         "capacities": None if caps is None else list(caps),
         "tokens_per_expert": None if caps is None else list(
-            capacity_lib.tokens_per_expert(caps, h * w)),
+            capacity.tokens_per_expert(caps, h * w)),
         "signature": budget_name(e_c), "jax_export": jax_files[e_c],
         "onnx": onnx_files.get(e_c)})
   manifest = {
@@ -578,7 +578,7 @@ def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
       "num_classes": model.num_classes,
       "class_names": ckpt.class_names,
       "num_experts": model.num_experts,
-      "expert_widths": list(capacity_lib.expert_dims(model.width,
+      "expert_widths": list(capacity.expert_dims(model.width,
                                                      model.num_experts)),
       "capacity_method": model.capacity_method,
       "budgets": budgets,

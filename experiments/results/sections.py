@@ -29,7 +29,7 @@ from experiments.results import loading
 from experiments.results import plan as plan_lib
 from experiments.results import verdict
 from mone_plugin import budgets as budgets_lib
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
 
 
 def _pct(x):
@@ -339,13 +339,13 @@ def ablations_section(runs, plots, mode):
             "baseline | MoNE's capacities | MoNE | MoNE − baseline |",
             "|---|---|---|---|---|---|---|"]
     for method, e_c, ours, other in caps:
-      c_b = capacity_lib.capacity_distribution(e_c, loading.NUM_EXPERTS, method)
-      c_m = capacity_lib.capacity_distribution(e_c, loading.NUM_EXPERTS, "mone")
+      c_b = capacity.capacity_distribution(e_c, loading.NUM_EXPERTS, method)
+      c_m = capacity.capacity_distribution(e_c, loading.NUM_EXPERTS, "mone")
       out.append(f"| {e_c:.3f} | {method} | "
                  f"{', '.join(f'{c:.3f}' for c in c_b)} | {_pct(other)} | "
                  f"{', '.join(f'{c:.3f}' for c in c_m)} | {_pct(ours)} | "
                  f"{100 * (ours - other):+.2f} |")
-    c_u = capacity_lib.capacity_distribution(uniform, loading.NUM_EXPERTS, "mone")
+    c_u = capacity.capacity_distribution(uniform, loading.NUM_EXPERTS, "mone")
     out += ["", f"`uniform` fixes e_c {uniform:.3f}, and there MoNE's "
             "maximum-entropy capacities are "
             f"{', '.join(f'{c:.3f}' for c in c_u)}: uniform itself (entropy "
