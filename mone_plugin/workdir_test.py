@@ -26,7 +26,7 @@ from absl.testing import absltest
 from mone_plugin import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOLD = ("import sys, time; from mone_plugin import workdir; "
+HOLD = ("import sys, time; from mone_plugin import workdir as workdir_lib; "
         "workdir_lib.lock(sys.argv[1]); print('locked', flush=True); "
         "time.sleep(120)")
 
@@ -99,7 +99,7 @@ class OrphansTest(absltest.TestCase):
 class KillHookTest(absltest.TestCase):
 
   def test_kills_only_at_the_requested_checkpoint(self):
-    code = ("from mone_plugin import workdir\n"
+    code = ("from mone_plugin import workdir as workdir_lib\n"
             "for step in (2, 4, 6):\n"
             "  workdir_lib.after_checkpoint(step)\n"
             "  print(step, flush=True)\n")
