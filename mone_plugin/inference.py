@@ -32,34 +32,18 @@ import numpy as np
 from mone_plugin import capacity
 
 
-# Names in the "inference" collection; d is the expert's model dimension.
-# The kernels of the layers' inference path are looked up by these names.
+# Names in the "inference" collection. Per-expert entries are
+# `expert_key(<base>, d)`, d the expert's model dimension ("qkv_kernel_64").
 QKV_BIAS = "qkv_bias"
 MLP_IN_BIAS = "Dense_0_bias"
+QKV_KERNEL, OUT_KERNEL, OUT_BIAS = "qkv_kernel", "out_kernel", "out_bias"
+MLP_IN_KERNEL = "Dense_0_kernel"
+MLP_OUT_KERNEL, MLP_OUT_BIAS = "Dense_1_kernel", "Dense_1_bias"
 
 
-def qkv_kernel_name(d):
-  return f"qkv_kernel_{d}"
-
-
-def out_kernel_name(d):
-  return f"out_kernel_{d}"
-
-
-def out_bias_name(d):
-  return f"out_bias_{d}"
-
-
-def mlp_in_kernel_name(d):
-  return f"Dense_0_kernel_{d}"
-
-
-def mlp_out_kernel_name(d):
-  return f"Dense_1_kernel_{d}"
-
-
-def mlp_out_bias_name(d):
-  return f"Dense_1_bias_{d}"
+def expert_key(base, d):
+  """The name of the expert of dimension d's slice of `base`."""
+  return f"{base}_{d}"
 
 
 def attention_inference_kernels(query, key, value, out, dims):
@@ -87,9 +71,9 @@ def attention_inference_kernels(query, key, value, out, dims):
   res = {QKV_BIAS: jnp.stack([query["bias"] * scale, key["bias"],
                                 value["bias"]], axis=-3)}
   for d in dims:
-    res[qkv_kernel_name(d)] = fused[..., :d]
-    res[out_kernel_name(d)] = out_k[..., :d]
-    res[out_bias_name(d)] = out_b[..., :d]
+    res[expert_key(QKV_KERNEL, d)] = fused[..., :d]
+    res[expert_key(OUT_KERNEL, d)] = out_k[..., :d]
+    res[expert_key(OUT_BIAS, d)] = out_b[..., :d]
   return res
 
 
@@ -99,9 +83,9 @@ def mlp_inference_kernels(dense_0, dense_1, dims):
   b1 = jnp.asarray(dense_1["bias"])
   res = {MLP_IN_BIAS: jnp.asarray(dense_0["bias"])}
   for d in dims:
-    res[mlp_in_kernel_name(d)] = w0[..., :d, :]
-    res[mlp_out_kernel_name(d)] = w1[..., :d]
-    res[mlp_out_bias_name(d)] = b1[..., :d]
+    res[expert_key(MLP_IN_KERNEL, d)] = w0[..., :d, :]
+    res[expert_key(MLP_OUT_KERNEL, d)] = w1[..., :d]
+    res[expert_key(MLP_OUT_BIAS, d)] = b1[..., :d]
   return res
 
 

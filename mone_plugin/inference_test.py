@@ -27,6 +27,7 @@ from mone_plugin import inference
 
 D, H, HD, MLP = 8, 2, 4, 16
 DIMS = (2, 4, 8)
+_key = inference.expert_key
 
 
 def _dense(rng, kernel_shape, bias_shape, lead=()):
@@ -58,7 +59,7 @@ class KernelsTest(parameterized.TestCase):
                           attn["value"]["bias"]], axis=-3)
     np.testing.assert_allclose(got[inference.QKV_BIAS], want_bias, rtol=1e-6)
     for d in DIMS:
-      qkv = got[inference.qkv_kernel_name(d)]
+      qkv = got[_key(inference.QKV_KERNEL, d)]
       self.assertEqual(qkv.shape, lead + (3, H, HD, d))  # Input last.
       for t, (name, s) in enumerate((("query", scale), ("key", 1),
                                      ("value", 1))):
@@ -66,9 +67,9 @@ class KernelsTest(parameterized.TestCase):
             qkv[..., t, :, :, :],
             np.moveaxis(attn[name]["kernel"][..., :d, :, :], -3, -1) * s,
             rtol=1e-6)
-      np.testing.assert_array_equal(got[inference.out_kernel_name(d)],
+      np.testing.assert_array_equal(got[_key(inference.OUT_KERNEL, d)],
                                     attn["out"]["kernel"][..., :d])
-      np.testing.assert_array_equal(got[inference.out_bias_name(d)],
+      np.testing.assert_array_equal(got[_key(inference.OUT_BIAS, d)],
                                     attn["out"]["bias"][..., :d])
 
   def test_mlp_kernels_sliced(self):
@@ -78,11 +79,11 @@ class KernelsTest(parameterized.TestCase):
     np.testing.assert_array_equal(got[inference.MLP_IN_BIAS],
                                   mlp["Dense_0"]["bias"])
     for d in DIMS:
-      np.testing.assert_array_equal(got[inference.mlp_in_kernel_name(d)],
+      np.testing.assert_array_equal(got[_key(inference.MLP_IN_KERNEL, d)],
                                     mlp["Dense_0"]["kernel"][:d])
-      np.testing.assert_array_equal(got[inference.mlp_out_kernel_name(d)],
+      np.testing.assert_array_equal(got[_key(inference.MLP_OUT_KERNEL, d)],
                                     mlp["Dense_1"]["kernel"][:, :d])
-      np.testing.assert_array_equal(got[inference.mlp_out_bias_name(d)],
+      np.testing.assert_array_equal(got[_key(inference.MLP_OUT_BIAS, d)],
                                     mlp["Dense_1"]["bias"][:d])
 
 
@@ -106,11 +107,11 @@ class PrepareInferenceTest(absltest.TestCase):
     prepared = variables["inference"]["Transformer"]["encoderblock_1"]
     self.assertEqual(
         set(prepared["MlpBlock_0"]),
-        {inference.MLP_IN_BIAS} | {f(d) for d in DIMS for f in (
-            inference.mlp_in_kernel_name, inference.mlp_out_kernel_name,
-            inference.mlp_out_bias_name)})
+        {inference.MLP_IN_BIAS} | {_key(base, d) for d in DIMS for base in (
+            inference.MLP_IN_KERNEL, inference.MLP_OUT_KERNEL,
+            inference.MLP_OUT_BIAS)})
     qkv = prepared["MultiHeadDotProductAttention_0"][
-        inference.qkv_kernel_name(4)]
+        _key(inference.QKV_KERNEL, 4)]
     self.assertEqual((qkv.shape, qkv.dtype), ((3, H, HD, 4), jnp.bfloat16))
     # The checkpoint's own tree is left as it was.
     self.assertIn("query", params["Transformer"]["encoderblock_1"][

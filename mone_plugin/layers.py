@@ -182,11 +182,11 @@ class NestedAttention(nn.Module):
   def _per_query_group(self, ys, dt, dropout, deterministic):
     """The inference path: pre-sliced fused kernels, attention per group."""
     get = functools.partial(self.get_variable, "inference")
+    sliced = lambda base, d: get(inference.expert_key(base, d))
     bias = get(inference.QKV_BIAS)[:, None, :, None, :]
     # One projection per group: [3, B, H, n, hd], 1/sqrt(hd) already in q.
-    qkv = [jnp.einsum("bnd,thkd->tbhnk", y.astype(dt), get(
-        inference.qkv_kernel_name(y.shape[-1])).astype(dt)) + bias
-           for y in ys]
+    qkv = [jnp.einsum("bnd,thkd->tbhnk", y.astype(dt), sliced(
+        inference.QKV_KERNEL, y.shape[-1]).astype(dt)) + bias for y in ys]
     # Keys and values of all tokens; queries stay in their groups.
     k = jnp.concatenate([t[1] for t in qkv], axis=2)
     v = jnp.concatenate([t[2] for t in qkv], axis=2)
@@ -197,8 +197,8 @@ class NestedAttention(nn.Module):
       w = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(dt)
       a = jnp.einsum("bhqs,bhsk->bhqk", dropout(w, deterministic), v)
       outs.append(jnp.einsum("bhqk,hkd->bqd", a,
-                             get(inference.out_kernel_name(d)).astype(dt))
-                  + get(inference.out_bias_name(d)))
+                             sliced(inference.OUT_KERNEL, d).astype(dt))
+                  + sliced(inference.OUT_BIAS, d))
     return outs
 
 
@@ -216,10 +216,10 @@ class NestedMlpBlock(nn.Module):
     if self.has_variable("inference", inference.MLP_IN_BIAS):
       # Inference path: kernels pre-sliced by `inference.prepare_inference`.
       get = functools.partial(self.get_variable, "inference")
-      w0 = lambda d: get(inference.mlp_in_kernel_name(d))
+      w0 = lambda d: get(inference.expert_key(inference.MLP_IN_KERNEL, d))
       b0 = get(inference.MLP_IN_BIAS)
-      w1 = lambda d: get(inference.mlp_out_kernel_name(d))
-      b1 = lambda d: get(inference.mlp_out_bias_name(d))
+      w1 = lambda d: get(inference.expert_key(inference.MLP_OUT_KERNEL, d))
+      b1 = lambda d: get(inference.expert_key(inference.MLP_OUT_BIAS, d))
     else:
       inits = dict(kernel_init=nn.initializers.xavier_uniform(),
                    bias_init=nn.initializers.normal(stddev=1e-6))
