@@ -48,7 +48,7 @@ import big_vision.configs.common as bvcc
 import ml_collections as mlc
 
 import mone_plugin.big_vision  # pylint: disable=unused-import
-from mone_plugin import budgets
+from mone_plugin import budgets as budgets_lib
 from mone_plugin.big_vision import ops_text
 from mone_plugin.data import fashion_mnist
 from mone_plugin.data import prepare
@@ -125,8 +125,8 @@ def get_config(arg=None):
   # One zero-shot evaluator per budget, all on the same weights; metrics
   # `zeroshot_ec0.3/fashion_mnist_local_accuracy` (no dots in config keys).
   config.evals = {}
-  for e_c in budgets.parse_e_c(x for x in arg.eval_e_c.split(';') if x):
-    name = f'zeroshot_{budgets.name(e_c)}'
+  for e_c in budgets_lib.parse_e_c(x for x in arg.eval_e_c.split(';') if x):
+    name = f'zeroshot_{budgets_lib.name(e_c)}'
     config.evals[name.replace('.', '_')] = dict(
         type='proj.mone.discriminative_classifier',
         e_c=e_c,

@@ -23,10 +23,10 @@ one FLOP; XLA's own count is printed beside it), the speedup, the efficiency
 (speedup / FLOP ratio: 1.0 means every saved FLOP saved time) and the share of
 the forward spent in the router + Expert Preferred Routing; then the same for
 a training step (forward + backward). With --inference_opt (the default) it
-also times the inference-optimised forward (`layers.prepare_inference`: expert
-kernels sliced once, fused Q/K/V, attention per query group) of MoNE and of
-the dense model, with the same dense reference (the params path, Big Vision's
-ViT computation). --model=vivit times the ViViT factorised
+also times the inference-optimised forward (`inference.prepare_inference`:
+expert kernels sliced once, fused Q/K/V, attention per query group) of MoNE
+and of the dense model, with the same dense reference (the params path, Big
+Vision's ViT computation). --model=vivit times the ViViT factorised
 encoder (Scenic's `SpaceTimeViViT` layout: a routed spatial transformer per
 frame, a dense temporal transformer of 4 layers; 32 frames, tubelets 16x16x2;
 forward only). Configurations are timed round-robin so
@@ -50,7 +50,7 @@ import optax
 from mone_plugin import export
 from mone_plugin import flops
 from mone_plugin import frameworks
-from mone_plugin import layers
+from mone_plugin import inference
 from mone_plugin import routing
 from mone_plugin import vit
 from mone_plugin import vivit
@@ -77,7 +77,7 @@ _REMAT = flags.DEFINE_enum(
     "Remat policy of the scanned layers of both models' training steps.")
 _INFERENCE_OPT = flags.DEFINE_bool(
     "inference_opt", True, "Also time the inference-optimised forward "
-    "(`layers.prepare_inference`).")
+    "(`inference.prepare_inference`).")
 _SAVED_MODEL = flags.DEFINE_bool(
     "saved_model", True, "ViT: also time the exported TF SavedModel "
     "(mone_plugin.export) at every budget, in TensorFlow, and the exported "
@@ -138,7 +138,7 @@ def _time_forward_and_routing(model, params, x, budgets, tokens, router,
   fwds = {b: fwd(b) for b in budgets}
   if inference_opt:
     # Sliced once, outside the timed function, as at load or export time.
-    opt = jax.block_until_ready(layers.prepare_inference(params["params"]))
+    opt = jax.block_until_ready(inference.prepare_inference(params["params"]))
     # Each compiled forward takes its own variables: wrap them in.
     fns = {b: functools.partial(f, params) for b, f in fwds.items()}
     fns.update({("opt", b): functools.partial(fwd(b, opt), opt)

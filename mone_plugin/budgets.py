@@ -63,10 +63,10 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from mone_plugin import capacity as capacity_lib
-from mone_plugin import flops as flops_lib
-from mone_plugin import vit as vit_lib
-from mone_plugin import vivit as vivit_lib
+from mone_plugin import capacity
+from mone_plugin import flops
+from mone_plugin import vit
+from mone_plugin import vivit
 
 Budget = Union[None, float, Tuple[float, ...]]
 
@@ -84,7 +84,7 @@ TRAIN_KEYS = ("e_c", "gflops", "train_e_c_grid", "nested")
 
 
 def _allowed(num_experts, dense=True):
-  lo, hi = capacity_lib.feasible_range(num_experts)
+  lo, hi = capacity.feasible_range(num_experts)
   return (f"a number in [{lo:g}, {hi:g}] (E={num_experts} experts)"
           + (" or None (the dense model)" if dense else ""))
 
@@ -107,13 +107,13 @@ def check_e_c(value, num_experts=4, capacity_method="mone", *,
     raise ValueError(f"{key}=None is not allowed here; allowed: {allowed}.")
   if isinstance(value, bool) or not isinstance(value, numbers.Real):
     raise ValueError(f"{key}={value!r} is not a number; allowed: {allowed}.")
-  lo, hi = capacity_lib.feasible_range(num_experts)
+  lo, hi = capacity.feasible_range(num_experts)
   e_c = float(value)
   if not (math.isfinite(e_c) and lo - 1e-12 <= e_c <= hi + 1e-12):
     raise ValueError(f"{key}={value!r} is outside the feasible range; "
                      f"allowed: {allowed}.")
   try:
-    capacity_lib.capacity_distribution(e_c, num_experts, capacity_method)
+    capacity.capacity_distribution(e_c, num_experts, capacity_method)
   except ValueError as e:
     raise ValueError(f"{key}={value!r} is not allowed: {e}") from None
   return e_c
@@ -127,9 +127,9 @@ def capacities(budget: Budget, num_experts=4, capacity_method="mone"):
     if len(budget) != num_experts:
       raise ValueError(f"capacities={tuple(budget)} must have one entry per "
                        f"expert ({num_experts}).")
-    return capacity_lib.as_static(budget)
+    return capacity.as_static(budget)
   e_c = check_e_c(budget, num_experts, capacity_method, key="e_c")
-  return capacity_lib.as_static(capacity_lib.capacity_distribution(
+  return capacity.as_static(capacity.capacity_distribution(
       e_c, num_experts, capacity_method))
 
 
@@ -312,8 +312,8 @@ def flops_config(module, input_shape) -> Tuple[str, dict]:
     input_shape: one example: (H, W, C) for images, (T, H, W, C) for clips.
   """
   input_shape = tuple(input_shape)
-  for kind, cls, want in (("vivit", vivit_lib.SpaceTimeViViT, "(T, H, W, C)"),
-                          ("vit", vit_lib._Model, "(H, W, C)")):  # pylint: disable=protected-access
+  for kind, cls, want in (("vivit", vivit.SpaceTimeViViT, "(T, H, W, C)"),
+                          ("vit", vit._Model, "(H, W, C)")):  # pylint: disable=protected-access
     if isinstance(module, cls):
       if len(input_shape) != len(want.split(",")):
         raise ValueError(f"input_shape={input_shape} must be {want} for a "
@@ -326,7 +326,7 @@ def flops_config(module, input_shape) -> Tuple[str, dict]:
 def gflops(module, input_shape, budget: Budget) -> float:
   """Analytic GFLOPs per example at `budget` (an e_c, capacities or None)."""
   kind, kw = flops_config(module, input_shape)
-  fn = flops_lib.vivit_gflops if kind == "vivit" else flops_lib.vit_gflops
+  fn = flops.vivit_gflops if kind == "vivit" else flops.vit_gflops
   return fn(e_c=budget, **kw)
 
 
@@ -370,14 +370,14 @@ def resolve(mone: Optional[Mapping[str, Any]], module, input_shape,
   mone = mone if mone is not None else {}
   check_config(mone, module.num_experts, module.capacity_method)
   kind, kw = flops_config(module, input_shape)
-  cost = flops_lib.vivit_gflops if kind == "vivit" else flops_lib.vit_gflops
+  cost = flops.vivit_gflops if kind == "vivit" else flops.vit_gflops
   nested = bool(_get(mone, "nested"))
   if nested:
     train = nested_budgets(module.num_experts)
   elif _get(mone, "train_e_c_grid"):
     train = tuple(float(e) for e in mone["train_e_c_grid"])
   elif _get(mone, "gflops") is not None:
-    train = (flops_lib.e_c_for_gflops(mone["gflops"], model=kind, **kw),)
+    train = (flops.e_c_for_gflops(mone["gflops"], model=kind, **kw),)
   else:
     e_c = mone["e_c"] if "e_c" in mone else module.e_c
     e_c = check_e_c(e_c, module.num_experts, module.capacity_method,

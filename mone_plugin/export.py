@@ -43,9 +43,10 @@ the largest e_c that meets it is exported and the measurement written to
   manifest.json         budgets (e_c, GFLOPs, capacities, tokens per expert),
                         input size and value range, class names when known.
 
-Every artifact runs the inference-optimised forward (`layers.prepare_inference`:
-the experts' kernels sliced once, here, and stored so; equal to the training
-forward within float rounding), and so does the latency measurement.
+Every artifact runs the inference-optimised forward
+(`inference.prepare_inference`: the experts' kernels sliced once, here, and
+stored so; equal to the training forward within float rounding), and so does
+the latency measurement.
 
 Nothing here imports Big Vision or Scenic: checkpoints are read as files.
 """
@@ -70,9 +71,9 @@ import ml_collections as mlc
 import numpy as np
 
 from mone_plugin import budgets as budgets_lib
-from mone_plugin import capacity as capacity_lib
-from mone_plugin import flops as flops_lib
-from mone_plugin import layers
+from mone_plugin import capacity
+from mone_plugin import flops
+from mone_plugin import inference
 from mone_plugin import vit
 
 MANIFEST = "manifest.json"
@@ -294,7 +295,7 @@ def build_model(ckpt):
 
 def gflops(model, image_shape, e_c):
   """Analytic GFLOPs per image of `model` at `e_c` (None: dense)."""
-  return flops_lib.vit_gflops(
+  return flops.vit_gflops(
       image_size=tuple(image_shape[:2]), patch_size=tuple(model.patch_size),
       width=model.width, depth=model.depth, mlp_dim=model.mlp_dim,
       num_heads=model.num_heads, num_classes=model.num_classes or None,
@@ -305,7 +306,7 @@ def gflops(model, image_shape, e_c):
 
 def check_e_c(model, e_cs):
   """Raises an ExportError naming the reachable range for a bad e_c."""
-  lo, hi = capacity_lib.feasible_range(model.num_experts)
+  lo, hi = capacity.feasible_range(model.num_experts)
   for e_c in e_cs:
     if e_c is None:
       continue
@@ -326,21 +327,21 @@ def e_c_for_gflops(model, image_shape, budgets):
       pool_type=model.pool_type, channels=image_shape[-1],
       rep_size=model.rep_size)
   try:
-    return tuple(flops_lib.e_c_for_gflops(g, **cfg) for g in budgets)
+    return tuple(flops.e_c_for_gflops(g, **cfg) for g in budgets)
   except ValueError as e:
     raise ExportError(f"--gflops: {e}") from None
 
 
 def latency_grid(num_experts, steps=8):
   """The e_c a latency target is searched on, smallest first."""
-  lo, hi = capacity_lib.feasible_range(num_experts)
+  lo, hi = capacity.feasible_range(num_experts)
   return tuple(float(e) for e in np.round(np.linspace(lo, hi, steps), 4))
 
 
 def measure_latency(model, params, image_shape, e_cs, batch=1, reps=5):
   """Min over `reps` of the jitted forward's wall time (ms) at each e_c."""
   x = jnp.zeros((batch, *image_shape), jnp.uint8)
-  variables = layers.prepare_inference(params)  # As exported.
+  variables = inference.prepare_inference(params)  # As exported.
   out = {}
   for e_c in e_cs:
     f = jax.jit(_forward_fn(model, e_c, (-1.0, 1.0)))
@@ -386,7 +387,7 @@ def _forward_fn(model, e_c, value_range):
   """f(variables, uint8 images) -> dict(logits, probabilities, experts).
 
   `variables` are {"params": params} (the training forward) or
-  `layers.prepare_inference(params)` (the inference path, as exported).
+  `inference.prepare_inference(params)` (the inference path, as exported).
   """
   vmin, vmax = value_range
 
@@ -420,8 +421,8 @@ def save_saved_model(model, params, image_shape, e_cs, value_range, path):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
   module = tf.Module()
-  module.params = tf.nest.map_structure(
-      tf.Variable, jax.tree.map(np.asarray, layers.prepare_inference(params)))
+  module.params = tf.nest.map_structure(tf.Variable, jax.tree.map(
+      np.asarray, inference.prepare_inference(params)))
   spec = tf.TensorSpec((None, *image_shape), tf.uint8, name="images")
   signatures = {}
   for e_c in e_cs:
@@ -439,7 +440,7 @@ def save_saved_model(model, params, image_shape, e_cs, value_range, path):
 def _save_jax(model, params, image_shape, e_cs, value_range, path):
   """One `jax.export` artifact per budget, batch-polymorphic."""
   os.makedirs(path, exist_ok=True)
-  variables = jax.tree.map(np.asarray, layers.prepare_inference(params))
+  variables = jax.tree.map(np.asarray, inference.prepare_inference(params))
   with open(os.path.join(path, "params.msgpack"), "wb") as f:
     f.write(flax.serialization.msgpack_serialize(variables))
   b, = jax.export.symbolic_shape("b")
@@ -492,7 +493,7 @@ def _save_onnx(model, params, image_shape, e_cs, value_range, path):
   import logging as py_logging  # pylint: disable=g-import-not-at-top
   import jax2onnx  # pylint: disable=g-import-not-at-top
   os.makedirs(path, exist_ok=True)
-  variables = layers.prepare_inference(params)
+  variables = inference.prepare_inference(params)
   b, = jax.export.symbolic_shape("B")
   spec = jax.ShapeDtypeStruct((b, *image_shape), jnp.uint8)
   files = {}
@@ -563,7 +564,7 @@ def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
         "gflops": gflops(model, image_shape, e_c),
         "capacities": None if caps is None else list(caps),
         "tokens_per_expert": None if caps is None else list(
-            capacity_lib.tokens_per_expert(caps, h * w)),
+            capacity.tokens_per_expert(caps, h * w)),
         "signature": budget_name(e_c), "jax_export": jax_files[e_c],
         "onnx": onnx_files.get(e_c)})
   manifest = {
@@ -577,7 +578,7 @@ def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
       "num_classes": model.num_classes,
       "class_names": ckpt.class_names,
       "num_experts": model.num_experts,
-      "expert_widths": list(capacity_lib.expert_dims(model.width,
+      "expert_widths": list(capacity.expert_dims(model.width,
                                                      model.num_experts)),
       "capacity_method": model.capacity_method,
       "budgets": budgets,

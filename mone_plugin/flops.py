@@ -71,7 +71,7 @@ import math
 import numpy as np
 import scipy.optimize
 
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
 
 VIT_POOL_TYPES = ("gap", "map", "tok", "0", "none")
 VIVIT_CLASSIFIERS = ("token", "gap", "gmp", "gsp", "0")
@@ -113,19 +113,19 @@ def _expert_token_counts(e_c, num_tokens, width, num_experts, capacity_method,
   """Tokens per expert (smallest first) and expert dims, or None if dense."""
   if e_c is None:
     return None, None
-  dims = capacity_lib.expert_dims(width, num_experts)
+  dims = capacity.expert_dims(width, num_experts)
   if isinstance(e_c, (tuple, list, np.ndarray)):  # Explicit capacities.
-    capacities = capacity_lib.validate_capacities(e_c)
+    capacities = capacity.validate_capacities(e_c)
     if len(capacities) != num_experts:
       raise ValueError(f"capacities={tuple(e_c)} must have one entry per "
                        f"expert ({num_experts}).")
   else:
-    capacities = capacity_lib.capacity_distribution(
+    capacities = capacity.capacity_distribution(
         e_c, num_experts=num_experts, method=capacity_method)
   if continuous:
     counts = tuple(float(c) * num_tokens for c in capacities)
   else:
-    counts = capacity_lib.tokens_per_expert(capacities, num_tokens)
+    counts = capacity.tokens_per_expert(capacities, num_tokens)
   return counts, dims
 
 
@@ -234,7 +234,7 @@ def vit_flops_breakdown(*, image_size=224, patch_size=16, width=768, depth=12,
     if not isinstance(mod_every, (int, np.integer)) or mod_every < 1:
       raise ValueError(f"mod_every={mod_every!r} must be an integer >= 1.")
     routed = depth // mod_every
-    k = capacity_lib.top_k_tokens(mod_capacity, n)
+    k = capacity.top_k_tokens(mod_capacity, n)
     full = _encoder_macs(num_routed=n, num_prefix=prefix, width=width,
                          depth=depth - routed, mlp_dim=mlp_dim)
     part = _encoder_macs(num_routed=k, num_prefix=prefix, width=width,
@@ -374,7 +374,7 @@ def e_c_for_gflops(gflops, *, model="vit", **model_cfg) -> float:
     raise ValueError("e_c_for_gflops computes e_c: do not pass e_c or "
                      "continuous in model_cfg.")
   breakdown = _BREAKDOWNS[model]
-  lo, hi = capacity_lib.feasible_range(model_cfg.get("num_experts", 4))
+  lo, hi = capacity.feasible_range(model_cfg.get("num_experts", 4))
 
   def cost(e_c):
     return breakdown(e_c=e_c, continuous=True, **model_cfg)["total"]
@@ -407,6 +407,6 @@ def e_c_for_gflops(gflops, *, model="vit", **model_cfg) -> float:
 def gflops_range(*, model="vit", **model_cfg) -> tuple[float, float]:
   """The [min, max] GFLOPs MoNE reaches for a model config (EPR buckets)."""
   breakdown = _BREAKDOWNS[model]
-  lo, hi = capacity_lib.feasible_range(model_cfg.get("num_experts", 4))
+  lo, hi = capacity.feasible_range(model_cfg.get("num_experts", 4))
   return (breakdown(e_c=lo, **model_cfg)["total"],
           breakdown(e_c=hi, **model_cfg)["total"])

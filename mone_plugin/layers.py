@@ -25,13 +25,9 @@ through the stack as its own narrow residual stream `h` of width d_j. Channels
 [d_j, D) of a group never change; only their sum and sum of squares are kept,
 which is all the full-D LayerNorm needs. No layer gathers, scatters or pads.
 
-Inference-optimised execution, selected by applying a model to the variables
-of `prepare_inference` instead of its params (same numbers within float
-rounding): the kernels of every expert are sliced once, at load or export
-time, into an "inference" collection (Q/K/V fused into one [3, H, hd, d]
-kernel per expert, 1/sqrt(hd) folded into its query part), and attention runs
-per query group against the keys and values of all tokens, so no layer copies
-kernel slices or concatenates queries. Training keeps the params path.
+The router and alpha are in `router.py`; the inference path reads kernels
+that `inference.prepare_inference` sliced once (applying a model to its
+variables instead of the params selects it).
 """
 
 import functools
@@ -42,7 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
+from mone_plugin import inference
+from mone_plugin import router
 from mone_plugin import routing
 
 Array = Any
@@ -86,140 +84,6 @@ class _Params(nn.Module):
                                          self.in_ndim), self.kernel_shape)
     b = self.param("bias", self.bias_init, self.bias_shape)
     return k, b
-
-
-# Names of the per-expert kernels of the "inference" collection (see
-# `prepare_inference`); d is the expert's model dimension.
-def _qkv_kernel(d):
-  return f"qkv_kernel_{d}"
-
-
-def _out_kernel(d):
-  return f"out_kernel_{d}"
-
-
-def _out_bias(d):
-  return f"out_bias_{d}"
-
-
-def _in_kernel(d):
-  return f"Dense_0_kernel_{d}"
-
-
-def _mlp_out_kernel(d):
-  return f"Dense_1_kernel_{d}"
-
-
-def _mlp_out_bias(d):
-  return f"Dense_1_bias_{d}"
-
-
-def attention_inference_kernels(query, key, value, out, dims):
-  """Per-expert attention kernels of the inference path, from the params.
-
-  Works on unrolled ([D, H, hd]) and scanned ([L, D, H, hd]) kernels alike.
-
-  Args:
-    query: {"kernel": [..., D, H, hd], "bias": [..., H, hd]}; key, value too.
-    out: {"kernel": [..., H, hd, D], "bias": [..., D]}.
-    dims: the experts' model dimensions.
-
-  Returns:
-    {"qkv_bias": [..., 3, H, hd], "qkv_kernel_<d>": [..., 3, H, hd, d],
-    "out_kernel_<d>": [..., H, hd, d], "out_bias_<d>": [..., d]}, with
-    1/sqrt(hd) folded into the query kernel and bias. The fused kernel is
-    stored input-last: for heads-major outputs XLA on CPU otherwise
-    transposes it in every call.
-  """
-  hd = query["kernel"].shape[-1]
-  scale = 1.0 / np.sqrt(hd)
-  fused = jnp.moveaxis(jnp.stack([query["kernel"] * scale, key["kernel"],
-                                  value["kernel"]], axis=-3), -4, -1)
-  out_k, out_b = jnp.asarray(out["kernel"]), jnp.asarray(out["bias"])
-  res = {"qkv_bias": jnp.stack([query["bias"] * scale, key["bias"],
-                                value["bias"]], axis=-3)}
-  for d in dims:
-    res[_qkv_kernel(d)] = fused[..., :d]
-    res[_out_kernel(d)] = out_k[..., :d]
-    res[_out_bias(d)] = out_b[..., :d]
-  return res
-
-
-def mlp_inference_kernels(dense_0, dense_1, dims):
-  """Per-expert MLP kernels of the inference path, from the params."""
-  w0, w1 = jnp.asarray(dense_0["kernel"]), jnp.asarray(dense_1["kernel"])
-  b1 = jnp.asarray(dense_1["bias"])
-  res = {"Dense_0_bias": jnp.asarray(dense_0["bias"])}
-  for d in dims:
-    res[_in_kernel(d)] = w0[..., :d, :]
-    res[_mlp_out_kernel(d)] = w1[..., :d]
-    res[_mlp_out_bias(d)] = b1[..., :d]
-  return res
-
-
-def prepare_inference(params, dtype=None):
-  """Variables of the inference-optimised path, sliced once from `params`.
-
-  Call it once when a model is loaded or exported, then apply the model to
-  the result instead of {"params": params}: that selects the inference path
-  of every MoNE encoder (ViT and ViViT alike).
-
-    variables = layers.prepare_inference(params)
-    logits, out = model.apply(variables, images, e_c=0.4)
-
-  Every MoNE encoder in the tree (a module holding `router` and `alpha`) has
-  the kernels and biases of its attention and MLP blocks moved from "params"
-  into the "inference" collection as per-expert slices (the other params stay
-  in "params"). The checkpoint itself is unchanged: this is a derived tree,
-  about 1.9x the size of the blocks' kernels.
-
-  Args:
-    params: a MoNE model's parameter tree (unrolled or scanned blocks).
-    dtype: cast the prepared kernels to this dtype once (e.g. the model's
-      `dtype_mm`), instead of in every call; None keeps theirs.
-
-  Returns:
-    {"params": ..., "inference": ...}.
-  """
-  cast = (lambda x: x) if dtype is None else (
-      lambda x: jnp.asarray(x, jnp.dtype(dtype)))
-
-  def visit(p):
-    if not hasattr(p, "keys"):
-      return p, None
-    p = dict(p)
-    if "router" in p and "alpha" in p:
-      width, num_experts = p["router"]["kernel"].shape[-2:]
-      dims = capacity_lib.expert_dims(width, num_experts)
-      inference = {}
-      for name in [k for k in p if k.startswith("encoderblock")]:
-        block = dict(p[name])
-        attn = dict(block.pop("MultiHeadDotProductAttention_0"))
-        mlp = dict(block.pop("MlpBlock_0"))
-        inference[name] = jax.tree.map(cast, {
-            "MultiHeadDotProductAttention_0": attention_inference_kernels(
-                *(attn.pop(k) for k in ("query", "key", "value", "out")),
-                dims),
-            "MlpBlock_0": mlp_inference_kernels(
-                mlp.pop("Dense_0"), mlp.pop("Dense_1"), dims)})
-        if attn:
-          block["MultiHeadDotProductAttention_0"] = attn
-        if mlp:
-          block["MlpBlock_0"] = mlp
-        p[name] = block
-      return p, inference
-    inference = {}
-    for k in list(p):
-      p[k], sub = visit(p[k])
-      if sub:
-        inference[k] = sub
-    return p, inference
-
-  params, inference = visit(params)
-  if not inference:
-    raise ValueError("prepare_inference: the tree holds no MoNE encoder "
-                     "(no module with `router` and `alpha`).")
-  return {"params": params, "inference": inference}
 
 
 def remat_policy(name):
@@ -272,7 +136,7 @@ class NestedAttention(nn.Module):
   the output projection writes only the first d_j channels.
   `attention_dropout` drops attention weights (Scenic's
   `attention_dropout_rate`). Given the "inference" variables of
-  `prepare_inference`, it runs the inference path.
+  `inference.prepare_inference`, it runs the inference path.
   """
   width: int
   num_heads: int
@@ -288,7 +152,7 @@ class NestedAttention(nn.Module):
     hd = d_model // nh
     dt = jnp.dtype(self.dtype_mm)
     dropout = nn.Dropout(rate=self.attention_dropout)
-    if self.has_variable("inference", "qkv_bias"):
+    if self.has_variable("inference", inference.QKV_BIAS):
       return self._per_query_group(ys, dt, dropout, deterministic)
     qkv = [_Params((d_model, nh, hd), (nh, hd), name=n)() for n in
            ("query", "key", "value")]
@@ -318,11 +182,11 @@ class NestedAttention(nn.Module):
   def _per_query_group(self, ys, dt, dropout, deterministic):
     """The inference path: pre-sliced fused kernels, attention per group."""
     get = functools.partial(self.get_variable, "inference")
-    bias = get("qkv_bias")[:, None, :, None, :]
+    sliced = lambda base, d: get(inference.expert_key(base, d))
+    bias = get(inference.QKV_BIAS)[:, None, :, None, :]
     # One projection per group: [3, B, H, n, hd], 1/sqrt(hd) already in q.
-    qkv = [jnp.einsum("bnd,thkd->tbhnk", y.astype(dt),
-                      get(_qkv_kernel(y.shape[-1])).astype(dt)) + bias
-           for y in ys]
+    qkv = [jnp.einsum("bnd,thkd->tbhnk", y.astype(dt), sliced(
+        inference.QKV_KERNEL, y.shape[-1]).astype(dt)) + bias for y in ys]
     # Keys and values of all tokens; queries stay in their groups.
     k = jnp.concatenate([t[1] for t in qkv], axis=2)
     v = jnp.concatenate([t[2] for t in qkv], axis=2)
@@ -333,8 +197,8 @@ class NestedAttention(nn.Module):
       w = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(dt)
       a = jnp.einsum("bhqs,bhsk->bhqk", dropout(w, deterministic), v)
       outs.append(jnp.einsum("bhqk,hkd->bqd", a,
-                             get(_out_kernel(d)).astype(dt))
-                  + get(_out_bias(d)))
+                             sliced(inference.OUT_KERNEL, d).astype(dt))
+                  + sliced(inference.OUT_BIAS, d))
     return outs
 
 
@@ -349,12 +213,13 @@ class NestedMlpBlock(nn.Module):
   def __call__(self, ys: Sequence[Array], deterministic=True):
     hidden = self.mlp_dim or 4 * self.width
     dt = jnp.dtype(self.dtype_mm)
-    if self.has_variable("inference", "Dense_0_bias"):
-      # The inference path: kernels sliced once by `prepare_inference`.
+    if self.has_variable("inference", inference.MLP_IN_BIAS):
+      # Inference path: kernels pre-sliced by `inference.prepare_inference`.
       get = functools.partial(self.get_variable, "inference")
-      w0 = lambda d: get(_in_kernel(d))
-      b0 = get("Dense_0_bias")
-      w1, b1 = lambda d: get(_mlp_out_kernel(d)), lambda d: get(_mlp_out_bias(d))
+      w0 = lambda d: get(inference.expert_key(inference.MLP_IN_KERNEL, d))
+      b0 = get(inference.MLP_IN_BIAS)
+      w1 = lambda d: get(inference.expert_key(inference.MLP_OUT_KERNEL, d))
+      b1 = lambda d: get(inference.expert_key(inference.MLP_OUT_BIAS, d))
     else:
       inits = dict(kernel_init=nn.initializers.xavier_uniform(),
                    bias_init=nn.initializers.normal(stddev=1e-6))
@@ -434,37 +299,6 @@ class MoneEncoderBlock(nn.Module):
     return out, tuple(g.h for g in out)
 
 
-class Router(nn.Module):
-  """Per-token softmax over the experts: r = softmax(W_r x + b_r)."""
-  num_experts: int
-  router_type: str = "learned"  # Or "random" (an ablation of the paper).
-  # Training only (when a "router" rng is given): Gumbel noise of this scale
-  # on the learned logits, so that every kind of token sometimes takes every
-  # expert [choice: 0, the paper's deterministic router]. A router that always
-  # sends the same tokens to the same expert leaves the experts' outputs for a
-  # token mutually untrained, and the model collapses away from its budget.
-  noise: float = 0.0
-
-  @nn.compact
-  def __call__(self, x):
-    w = self.param("kernel", nn.initializers.lecun_normal(),
-                   (x.shape[-1], self.num_experts))
-    b = self.param("bias", nn.initializers.zeros, (self.num_experts,))
-    logits = jnp.dot(x, w) + b
-    if self.router_type == "random":
-      # Random scores, fresh per call when a "router" rng is given.
-      key = (self.make_rng("router") if self.has_rng("router")
-             else jax.random.PRNGKey(0))
-      logits = jax.random.normal(key, logits.shape) + 0 * logits
-    elif self.router_type != "learned":
-      raise ValueError(f"router_type={self.router_type!r} is unknown; "
-                       "allowed: 'learned', 'random'.")
-    elif self.noise and self.has_rng("router"):
-      logits = logits + self.noise * jax.random.gumbel(
-          self.make_rng("router"), logits.shape, logits.dtype)
-    return jax.nn.softmax(logits.astype(jnp.float32), axis=-1)
-
-
 def _groups_from_tokens(x, sizes, dims, scales=None):
   """Splits expert-sorted tokens [B, N, D] into narrow groups."""
   groups, start = [], 0
@@ -480,75 +314,6 @@ def _groups_from_tokens(x, sizes, dims, scales=None):
         mlp_scale=None if scales is None else scales[:, start:start + n])))
     start += n
   return groups
-
-
-@jax.custom_jvp
-def _reflect(a):
-  """|a|, with derivative +1 at a = 0 so that alpha can leave its init."""
-  return jnp.abs(a)
-
-
-@_reflect.defjvp
-def _reflect_jvp(primals, tangents):
-  (a,), (da,) = primals, tangents
-  return jnp.abs(a), jnp.where(a < 0, -da, da)
-
-
-def effective_alpha(raw):
-  """The alpha the forward uses, from the raw parameter: tanh(|raw|).
-
-  The router learns only through alpha * r, so alpha must never sit on a
-  boundary where its value is 0 for a whole range of raw values: a clip to
-  [0, 1) (our first choice) left raw alpha at -0.2..-0.6 after training, the
-  forward at 0, and the router's gradient at exactly 0 for good. tanh(|raw|)
-  is in [0, 1), is 0 only at raw = 0, and its slope there is 1: when the loss
-  pushes alpha down, raw alpha bounces around 0 (|alpha| ~ learning rate), and
-  the router keeps a gradient of the right sign, which Adam rescales
-  [choice: reflection].
-
-  Args:
-    raw: the `alpha` parameter (any float, initialised to 0).
-
-  Returns:
-    alpha in [0, 1), same dtype as `raw`.
-  """
-  return jnp.tanh(_reflect(raw))
-
-
-def router_metrics(params, grads):
-  """alpha and the router's gradient norm of every routed encoder.
-
-  Both trainers log these: the router learns only through alpha * r, and a
-  router whose gradient is 0 has stopped learning (docs/method.md §2).
-
-  Args:
-    params: a model's parameter tree (nested dicts).
-    grads: the gradient of the loss, same tree.
-
-  Returns:
-    {"alpha/<encoder>": effective alpha, "l2_router_grads/<encoder>": norm},
-    one pair per encoder holding `router` and `alpha` (`Transformer` in a ViT,
-    `SpatialTransformer` in a ViViT, whose temporal transformer runs dense and
-    never uses its router, so it is left out).
-  """
-  out = {}
-
-  def visit(p, g, path):
-    if not hasattr(p, "keys"):
-      return
-    if "router" in p and "alpha" in p:
-      if path.endswith("TemporalTransformer"):
-        return
-      gs = jax.tree.leaves(g["router"])
-      out[f"alpha/{path}"] = effective_alpha(p["alpha"])
-      out[f"l2_router_grads/{path}"] = jnp.sqrt(
-          sum(jnp.sum(jnp.square(x)) for x in gs))
-      return
-    for k in p.keys():
-      visit(p[k], g[k], f"{path}/{k}" if path else k)
-
-  visit(params, grads, "")
-  return out
 
 
 class MoneEncoder(nn.Module):
@@ -568,7 +333,7 @@ class MoneEncoder(nn.Module):
   dropout: float = 0.0
   num_experts: int = 4
   router_type: str = "learned"
-  router_noise: float = 0.0  # See `Router.noise`.
+  router_noise: float = 0.0  # See `router.Router.noise`.
   scan: bool = False  # One compiled layer body: much faster compiles.
   remat_policy: str = "nothing_saveable"
   dtype_mm: str = "float32"
@@ -611,14 +376,15 @@ class MoneEncoder(nn.Module):
                num_prefix_tokens=0):
     out = {}
     b, n_all, width = x.shape
-    dims = capacity_lib.expert_dims(width, self.num_experts)
+    dims = capacity.expert_dims(width, self.num_experts)
     p = num_prefix_tokens
     prefix, tokens = x[:, :p], x[:, p:]
     n = tokens.shape[1]
-    probs = Router(self.num_experts, self.router_type, self.router_noise,
-                   name="router")(tokens)
+    probs = router.Router(self.num_experts, self.router_type,
+                          self.router_noise, name="router")(tokens)
     # Learnable MLP-branch scale in [0, 1), initialised to 0 (the paper).
-    alpha = effective_alpha(self.param("alpha", nn.initializers.zeros, ()))
+    alpha = router.effective_alpha(
+        self.param("alpha", nn.initializers.zeros, ()))
 
     if capacities is None:  # Dense ViT: one full-width group, no routing.
       sizes, scales, inverse = (0,) * (self.num_experts - 1) + (n_all,), None, None
@@ -627,7 +393,7 @@ class MoneEncoder(nn.Module):
       if len(capacities) != self.num_experts:
         raise ValueError(f"capacities={tuple(capacities)} must have "
                          f"num_experts={self.num_experts} entries.")
-      ks = capacity_lib.tokens_per_expert(capacities, n)
+      ks = capacity.tokens_per_expert(capacities, n)
       experts = routing.expert_preferred_routing(probs, capacities)
       perm, inverse = routing.expert_sort_permutation(experts)
       out["experts"], out["router_probs"] = experts, probs

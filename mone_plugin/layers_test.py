@@ -113,7 +113,7 @@ def _encoder_reference(params, x, capacities, num_prefix_tokens=0,
   x = np.asarray(x, np.float64)
   b, n_all, _ = x.shape
   npx = num_prefix_tokens
-  alpha = float(np.tanh(np.abs(p["alpha"])))  # layers.effective_alpha.
+  alpha = float(np.tanh(np.abs(p["alpha"])))  # router.effective_alpha.
   probs = _softmax(x[:, npx:] @ p["router"]["kernel"] + p["router"]["bias"])
   # Router probabilities are computed in f32 by the model; route on those so
   # that near-ties are broken on the same numbers.
@@ -327,53 +327,6 @@ class NestedMlpBlockTest(parameterized.TestCase):
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-class RouterTest(absltest.TestCase):
-
-  def test_softmax_of_dense(self):
-    x = _normal(0, (2, 7, WIDTH))
-    router = layers.Router(4)
-    params = _init(router, x)
-    p = _np(params)["params"]
-    want = _softmax(np.asarray(x, np.float64) @ p["kernel"] + p["bias"])
-    got = router.apply(params, x)
-    self.assertEqual(got.dtype, jnp.float32)
-    np.testing.assert_allclose(got, want, atol=1e-5)
-
-  def test_random_router_ignores_input(self):
-    x = _normal(0, (2, 7, WIDTH))
-    router = layers.Router(4, "random")
-    params = _init(router, x)
-    run = jax.jit(lambda x, seed: router.apply(
-        params, x, rngs={"router": jax.random.PRNGKey(seed)}))
-    a, b, c = run(x, 2), run(3 * x, 2), run(x, 3)
-    np.testing.assert_allclose(jnp.sum(a, -1), 1.0, atol=1e-6)
-    np.testing.assert_array_equal(a, b)
-    self.assertFalse(np.allclose(a, c))
-
-  def test_router_noise_only_in_training(self):
-    # Gumbel noise on the logits when a "router" rng is given (training);
-    # without one (evaluation, serving) the router is the clean softmax.
-    x = _normal(0, (2, 7, WIDTH))
-    clean, noisy = layers.Router(4), layers.Router(4, noise=1.0)
-    params = _init(clean, x)
-    want = clean.apply(params, x)
-    np.testing.assert_array_equal(noisy.apply(params, x), want)
-    a = noisy.apply(params, x, rngs={"router": jax.random.PRNGKey(1)})
-    b = noisy.apply(params, x, rngs={"router": jax.random.PRNGKey(2)})
-    np.testing.assert_allclose(jnp.sum(a, -1), 1.0, atol=1e-6)
-    self.assertFalse(np.allclose(a, want))
-    self.assertFalse(np.allclose(a, b))
-    # The noisy scores still depend on the input (and pass it a gradient).
-    g = jax.grad(lambda p: noisy.apply(
-        p, x, rngs={"router": jax.random.PRNGKey(1)})[..., 0].sum())(params)
-    self.assertGreater(np.abs(g["params"]["kernel"]).max(), 0.0)
-
-  def test_unknown_router_type(self):
-    with self.assertRaisesRegex(ValueError,
-                                r"router_type='learnt'.*'learned'.*'random'"):
-      _init(layers.Router(4, "learnt"), jnp.zeros((1, 2, 8)))
-
-
 class MoneEncoderTest(parameterized.TestCase):
 
   # Each case compiles the encoder (~4 s of CPU): the other tests reuse these
@@ -540,14 +493,6 @@ class GradientTest(parameterized.TestCase):
                                above["router"]["kernel"], rtol=1e-5)
     np.testing.assert_allclose(below["alpha"], -above["alpha"], rtol=1e-5)
     del loss, params
-
-  @parameterized.parameters(-50.0, -1.0, 0.0, 0.3, 50.0)
-  def test_effective_alpha_in_the_papers_range(self, raw):
-    a = float(layers.effective_alpha(jnp.float32(raw)))
-    self.assertGreaterEqual(a, 0.0)
-    self.assertLessEqual(a, 1.0)  # tanh rounds to 1.0 in f32 only far out.
-    self.assertEqual(a == 0.0, raw == 0.0)
-
 
 class JitTest(absltest.TestCase):
 

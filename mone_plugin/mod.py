@@ -34,7 +34,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
 from mone_plugin import layers
 
 
@@ -80,7 +80,7 @@ class MoDEncoder(nn.Module):
     out = {}
     b, _, width = x.shape
     p = num_prefix_tokens
-    k = capacity_lib.top_k_tokens(self.capacity, x.shape[1] - p)
+    k = capacity.top_k_tokens(self.capacity, x.shape[1] - p)
     block_kw = dict(width=width, mlp_dim=self.mlp_dim,
                     num_heads=self.num_heads, dropout=self.dropout,
                     dtype_mm=self.dtype_mm,

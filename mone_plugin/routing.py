@@ -21,7 +21,7 @@ static size k_j = floor(c_j N) and the whole routing is jittable.
 import jax
 import jax.numpy as jnp
 
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
 
 
 def expert_preferred_routing(router_probs, capacities):
@@ -44,7 +44,7 @@ def expert_preferred_routing(router_probs, capacities):
     raise ValueError(
         f"capacities={tuple(capacities)} has {len(capacities)} entries but "
         f"router_probs has {num_experts} experts (last axis); they must match.")
-  ks = capacity_lib.tokens_per_expert(capacities, n)
+  ks = capacity.tokens_per_expert(capacities, n)
   # Sort keys: the f32 probabilities; taken tokens get -1, below every
   # probability. f32: in bf16 small probabilities underflow to 0, which must
   # still beat a taken token. (Their int32 bits would order the same and sort

@@ -29,9 +29,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
 from mone_plugin import layers
-from mone_plugin import mod as mod_lib
+from mone_plugin import mod
 
 
 def posemb_sincos_2d(h, w, width, temperature=10_000., dtype=jnp.float32):
@@ -103,7 +103,7 @@ class _Model(nn.Module):
   e_c: Optional[float] = 1.0  # None: the dense ViT path.
   capacity_method: str = "mone"
   router_type: str = "learned"
-  router_noise: float = 0.0  # Training only; see `layers.Router.noise`.
+  router_noise: float = 0.0  # Training only; see `router.Router.noise`.
   # Mixture-of-Depths baseline (`mone_plugin.mod`): every `mod_every`-th
   # block processes only the top `mod_capacity` of the tokens. None: MoNE.
   # A MoD model has no nested experts: it runs with e_c=None only.
@@ -122,8 +122,8 @@ class _Model(nn.Module):
       if len(e_c) != self.num_experts:
         raise ValueError(f"capacities={tuple(e_c)} must have one entry per "
                          f"expert ({self.num_experts}).")
-      return capacity_lib.as_static(e_c)
-    return capacity_lib.as_static(capacity_lib.capacity_distribution(
+      return capacity.as_static(e_c)
+    return capacity.as_static(capacity.capacity_distribution(
         e_c, self.num_experts, self.capacity_method))
 
   def flops_kwargs(self, image_shape):
@@ -139,9 +139,9 @@ class _Model(nn.Module):
             mod_capacity=self.mod_capacity, mod_every=self.mod_every)))
 
   @nn.compact
-  def __call__(self, image, *, train=False, e_c=capacity_lib.CONFIGURED):
+  def __call__(self, image, *, train=False, e_c=capacity.CONFIGURED):
     """Returns (logits, out); `e_c` overrides the configured budget."""
-    e_c = self.e_c if e_c is capacity_lib.CONFIGURED else e_c
+    e_c = self.e_c if e_c is capacity.CONFIGURED else e_c
     capacities = self.capacities(e_c)
     out = {"capacities": capacities}
 
@@ -168,7 +168,7 @@ class _Model(nn.Module):
             f"e_c={e_c!r}: a Mixture-of-Depths model (mod_capacity="
             f"{self.mod_capacity}) has no nested experts; run it with "
             "e_c=None.")
-      x, enc = mod_lib.MoDEncoder(
+      x, enc = mod.MoDEncoder(
           depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
           dropout=self.dropout, capacity=self.mod_capacity,
           every=self.mod_every, scan=self.scan, dtype_mm=self.dtype_mm,

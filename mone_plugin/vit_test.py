@@ -24,7 +24,7 @@ import numpy as np
 
 from mone_plugin import capacity
 from mone_plugin import frameworks
-from mone_plugin import layers
+from mone_plugin import inference
 from mone_plugin import vit
 
 # Tiny: 32 px, patch 8 -> 4x4 = 16 tokens, width 64 (experts 8/16/32/64).
@@ -146,7 +146,7 @@ class DenseEquivalenceTest(parameterized.TestCase):
 
 
 class InferencePathTest(parameterized.TestCase):
-  """The inference path (`layers.prepare_inference`) is the same model."""
+  """The inference path (`inference.prepare_inference`) is the same model."""
 
   # Each e_c compiles twice (~2 s each): all of them on GAP and class token,
   # one on the other configurations.
@@ -157,7 +157,7 @@ class InferencePathTest(parameterized.TestCase):
     model = _model(cfg, scan=scan)
     params = _random_params(model, seed=7)
     params["Transformer"]["alpha"] = jnp.float32(0.3)  # A live MLP scale.
-    variables = layers.prepare_inference(params)
+    variables = inference.prepare_inference(params)
     for e_c in e_cs:
       want_logits, want = _apply(model, params, IMAGES, e_c)
       got_logits, got = jax.tree_util.tree_map(np.asarray, jax.jit(
@@ -173,7 +173,7 @@ class InferencePathTest(parameterized.TestCase):
   def test_moves_block_kernels_and_keeps_checkpoint_names(self):
     model = _model("gap")
     params = _random_params(model)
-    variables = layers.prepare_inference(params)
+    variables = inference.prepare_inference(params)
     block = variables["params"]["Transformer"]["encoderblock_0"]
     self.assertEqual(set(block), {"LayerNorm_0", "LayerNorm_1"})
     prepared = variables["inference"]["Transformer"]["encoderblock_0"]
@@ -190,7 +190,7 @@ class InferencePathTest(parameterized.TestCase):
   def test_prepared_in_the_matmul_dtype(self):
     model = _model("gap", dtype_mm="bfloat16")
     params = _random_params(model)
-    variables = layers.prepare_inference(params, dtype="bfloat16")
+    variables = inference.prepare_inference(params, dtype="bfloat16")
     attn = variables["inference"]["Transformer"]["encoderblock_1"][
         "MultiHeadDotProductAttention_0"]
     self.assertEqual(attn["qkv_kernel_64"].dtype, jnp.bfloat16)
@@ -199,10 +199,6 @@ class InferencePathTest(parameterized.TestCase):
                                                                IMAGES)
     np.testing.assert_allclose(np.asarray(got, np.float32),
                                np.asarray(want, np.float32), atol=0.1)
-
-  def test_needs_a_mone_encoder(self):
-    with self.assertRaisesRegex(ValueError, "no MoNE encoder"):
-      layers.prepare_inference({"head": {"kernel": np.zeros((2, 2))}})
 
 
 class RoutingOutputsTest(parameterized.TestCase):

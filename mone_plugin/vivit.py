@@ -36,7 +36,7 @@ from typing import Any, Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
 from mone_plugin import flops
 from mone_plugin import frameworks
 from mone_plugin import layers
@@ -147,7 +147,7 @@ class SpaceTimeViViT(nn.Module):
   def capacities(self, e_c):
     if e_c is None:
       return None
-    return capacity_lib.as_static(capacity_lib.capacity_distribution(
+    return capacity.as_static(capacity.capacity_distribution(
         e_c, self.num_experts, self.capacity_method))
 
   def _check_config(self):
@@ -176,7 +176,7 @@ class SpaceTimeViViT(nn.Module):
     return _POOL[self.classifier](x, axis=1)
 
   @nn.compact
-  def __call__(self, x, *, train=False, e_c=capacity_lib.CONFIGURED, debug=False):
+  def __call__(self, x, *, train=False, e_c=capacity.CONFIGURED, debug=False):
     """Returns (logits, out); `e_c` overrides the configured budget.
 
     Args:
@@ -194,7 +194,7 @@ class SpaceTimeViViT(nn.Module):
     """
     del debug
     self._check_config()
-    e_c = self.e_c if e_c is capacity_lib.CONFIGURED else e_c
+    e_c = self.e_c if e_c is capacity.CONFIGURED else e_c
     capacities = self.capacities(e_c)
     out = {"capacities": capacities}
 
@@ -261,8 +261,8 @@ class SpaceTimeViViT(nn.Module):
         classifier=self.classifier,
         representation_size=self.representation_size, channels=channels)
 
-  def gflops(self, clip_shape, e_c=capacity_lib.CONFIGURED):
+  def gflops(self, clip_shape, e_c=capacity.CONFIGURED):
     """Analytic GFLOPs per clip of shape [T, H, W, C] (see `flops.py`)."""
     return flops.vivit_gflops(
-        e_c=self.e_c if e_c is capacity_lib.CONFIGURED else e_c,
+        e_c=self.e_c if e_c is capacity.CONFIGURED else e_c,
         **self.flops_kwargs(clip_shape))

@@ -26,7 +26,7 @@ import numpy as np
 from mone_plugin import capacity
 from mone_plugin import flops
 from mone_plugin import frameworks
-from mone_plugin import layers
+from mone_plugin import inference
 from mone_plugin import vivit
 
 _MONE_ONLY = ("router", "alpha")
@@ -166,7 +166,7 @@ class InferencePathTest(absltest.TestCase):
     params = random_params(model, x, seed=4)
     for name in ("SpatialTransformer", "TemporalTransformer"):
       params[name]["alpha"] = jnp.float32(0.4)
-    variables = layers.prepare_inference(params)
+    variables = inference.prepare_inference(params)
     self.assertIn("TemporalTransformer", variables["inference"])
     for e_c in (None, 0.4, 1.0):
       f = jax.jit(lambda v, x, e_c=e_c: model.apply(v, x, e_c=e_c)[0])

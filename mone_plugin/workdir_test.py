@@ -23,11 +23,11 @@ import tempfile
 
 from absl.testing import absltest
 
-from mone_plugin import workdir
+from mone_plugin import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HOLD = ("import sys, time; from mone_plugin import workdir; "
-        "workdir.lock(sys.argv[1]); print('locked', flush=True); "
+HOLD = ("import sys, time; from mone_plugin import workdir as workdir_lib; "
+        "workdir_lib.lock(sys.argv[1]); print('locked', flush=True); "
         "time.sleep(120)")
 
 
@@ -47,14 +47,14 @@ class LockTest(absltest.TestCase):
     self.addCleanup(holder.kill)
     self.assertEqual(holder.stdout.readline().strip(), "locked")
     with self.assertRaisesRegex(
-        workdir.WorkdirInUseError,
+        workdir_lib.WorkdirInUseError,
         rf"Workdir {d} is in use by another trainer \(pid {holder.pid}\)"):
-      workdir.lock(d)
+      workdir_lib.lock(d)
     holder.send_signal(signal.SIGKILL)  # Dies without releasing anything.
     holder.wait()
-    workdir.lock(d)
-    workdir.lock(d)  # Re-entrant within a process.
-    workdir.release(d)
+    workdir_lib.lock(d)
+    workdir_lib.lock(d)  # Re-entrant within a process.
+    workdir_lib.release(d)
 
 
 class ConfigTest(absltest.TestCase):
@@ -62,21 +62,21 @@ class ConfigTest(absltest.TestCase):
   def test_changed_config_refused_with_diff_before_writing(self):
     d = tempdir(self)
     old = json.dumps({"model": {"width": 32, "depth": 2}, "lr": 0.1})
-    workdir.claim(d, old, resuming=False)
+    workdir_lib.claim(d, old, resuming=False)
     new = json.dumps({"model": {"width": 64, "depth": 2}, "seed": 1,
                       "lr": 0.1})
     with self.assertRaisesRegex(
         ValueError, r"another config; refusing to resume it \(nothing was "
         r"written\). Changed:\n  model.width: 32 -> 64\n  seed: \"\(absent\)"
         r"\" -> 1\n"):
-      workdir.claim(d, new, resuming=True)
-    with open(os.path.join(d, workdir.CONFIG_NAME)) as f:
+      workdir_lib.claim(d, new, resuming=True)
+    with open(os.path.join(d, workdir_lib.CONFIG_NAME)) as f:
       self.assertEqual(f.read(), old)
-    workdir.claim(d, old, resuming=True)  # The same config resumes.
-    workdir.claim(d, new, resuming=False)  # Nothing to resume: a new run.
-    with open(os.path.join(d, workdir.CONFIG_NAME)) as f:
+    workdir_lib.claim(d, old, resuming=True)  # The same config resumes.
+    workdir_lib.claim(d, new, resuming=False)  # Nothing to resume: a new run.
+    with open(os.path.join(d, workdir_lib.CONFIG_NAME)) as f:
       self.assertEqual(f.read(), new)
-    workdir.release(d)
+    workdir_lib.release(d)
 
 
 class OrphansTest(absltest.TestCase):
@@ -86,27 +86,27 @@ class OrphansTest(absltest.TestCase):
     for name in ("000000005-tmp/a~b", "000000010-tmp", "000000020"):
       os.makedirs(os.path.join(d, "checkpoint.bv-" + name))
     open(os.path.join(d, "checkpoint.bv-CUR"), "w").close()
-    workdir.claim(d, "{}", resuming=True,
+    workdir_lib.claim(d, "{}", resuming=True,
                   orphans=("checkpoint.bv-*-tmp", "checkpoint.bv-CUR"),
                   keep=("checkpoint.bv-000000010-tmp",))
     self.assertEqual(
         sorted(os.listdir(d)),
-        [workdir.LOCK_NAME, "checkpoint.bv-000000010-tmp",
+        [workdir_lib.LOCK_NAME, "checkpoint.bv-000000010-tmp",
          "checkpoint.bv-000000020", "config.json"])
-    workdir.release(d)
+    workdir_lib.release(d)
 
 
 class KillHookTest(absltest.TestCase):
 
   def test_kills_only_at_the_requested_checkpoint(self):
-    code = ("from mone_plugin import workdir\n"
+    code = ("from mone_plugin import workdir as workdir_lib\n"
             "for step in (2, 4, 6):\n"
-            "  workdir.after_checkpoint(step)\n"
+            "  workdir_lib.after_checkpoint(step)\n"
             "  print(step, flush=True)\n")
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True,
         check=False, env={**os.environ, "PYTHONPATH": REPO,
-                          workdir.KILL_AFTER_CHECKPOINT: "4"})
+                          workdir_lib.KILL_AFTER_CHECKPOINT: "4"})
     self.assertEqual(proc.returncode, -signal.SIGKILL)
     self.assertEqual(proc.stdout.split(), ["2"])
 

@@ -432,8 +432,8 @@ SERIES = {
             "mone_plugin.big_vision.vit": "big_vision.models.proj.mone.vit",
             "mone_plugin.big_vision.train":
                 "big_vision.trainers.proj.mone.train",
-            "mone_plugin.big_vision.budgets":
-                "big_vision.trainers.proj.mone.budgets",
+            "mone_plugin.big_vision.trainer_config":
+                "big_vision.trainers.proj.mone.trainer_config",
             "mone_plugin.big_vision.evaluate":
                 "big_vision.trainers.proj.mone.evaluate",
         },

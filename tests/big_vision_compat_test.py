@@ -33,14 +33,14 @@ class RegistrationTest(absltest.TestCase):
 
   def test_modules_under_big_vision_names(self):
     import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
-    from mone_plugin import vit as core_vit  # pylint: disable=g-import-not-at-top
+    from mone_plugin import vit  # pylint: disable=g-import-not-at-top
     from mone_plugin.big_vision import vit as bv_module  # pylint: disable=g-import-not-at-top
     # How Big Vision's trainers look the model up (config.model_name).
     model_mod = importlib.import_module("big_vision.models.proj.mone.vit")
     self.assertIs(model_mod, bv_module)
     # Its Model builds the core MoNE ViT (through Big Vision's own variants).
     self.assertIsInstance(model_mod.Model(10, variant="mu/16"),
-                          core_vit._Model)  # pylint: disable=protected-access
+                          vit._Model)  # pylint: disable=protected-access
     self.assertEqual(model_mod.__spec__.name, "mone_plugin.big_vision.vit")
     trainer = importlib.import_module("big_vision.trainers.proj.mone.train")
     self.assertTrue(callable(trainer.train_and_evaluate))

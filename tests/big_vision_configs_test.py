@@ -42,12 +42,12 @@ def get_config(name, arg):
 class PaperConfigsTest(parameterized.TestCase):
 
   def _budgets(self, name, arg):
-    from mone_plugin.big_vision import budgets  # pylint: disable=g-import-not-at-top
+    from mone_plugin.big_vision import trainer_config  # pylint: disable=g-import-not-at-top
     import big_vision.models.proj.mone.vit as mone_vit  # pylint: disable=g-import-not-at-top
     config = get_config(name, arg)
-    budgets.check_config(config)
+    trainer_config.check_config(config)
     model = mone_vit.Model(config.num_classes, **config.model)
-    return config, budgets.resolve(config, model, (224, 224, 3))
+    return config, trainer_config.resolve(config, model, (224, 224, 3))
 
   @parameterized.parameters(("S/16", 4.6), ("B/16", 17.5), ("L/16", 61.6))
   def test_i21k_dense_baselines(self, variant, gflops):

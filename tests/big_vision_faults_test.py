@@ -42,8 +42,8 @@ CONFIG = os.path.join(REPO, "configs", "mone_fashion_mnist.py")
 DIVERGES = ("runlocal,e_c=0.5,eval_e_c=1,width=32,depth=2,heads=2,mlp=64,"
             "steps=4,lr=1e30,deterministic")
 HAVE_BV = frameworks.available("big_vision")
-HOLD = ("import sys, time; from mone_plugin import workdir; "
-        "workdir.lock(sys.argv[1]); print('locked', flush=True); "
+HOLD = ("import sys, time; from mone_plugin import workdir as workdir_lib; "
+        "workdir_lib.lock(sys.argv[1]); print('locked', flush=True); "
         "time.sleep(120)")
 
 

@@ -372,17 +372,17 @@ class ConfigCheckTest(absltest.TestCase):
       self._train(load_config("runlocal,gflops=5.0"))
 
   def test_gflops_budget_sets_e_c(self):
-    from mone_plugin import budgets as core_budgets  # pylint: disable=g-import-not-at-top
-    from mone_plugin.big_vision import budgets  # pylint: disable=g-import-not-at-top
+    from mone_plugin import budgets as budgets_lib  # pylint: disable=g-import-not-at-top
+    from mone_plugin.big_vision import trainer_config  # pylint: disable=g-import-not-at-top
     import big_vision.models.proj.mone.vit as mone_vit  # pylint: disable=g-import-not-at-top
     config = load_config("runlocal")
     model = mone_vit.Model(10, **config.model)
-    target = core_budgets.gflops(model, (32, 32, 1), 0.4)
+    target = budgets_lib.gflops(model, (32, 32, 1), 0.4)
     with config.unlocked():
       config.mone.gflops = target
       config.mone.train_e_c_grid = None
-    budgets.check_config(config)
-    b = budgets.resolve(config, model, (32, 32, 1))
+    trainer_config.check_config(config)
+    b = trainer_config.resolve(config, model, (32, 32, 1))
     # EPR rounds bucket sizes down, so the e_c meeting the budget is a bit
     # below 0.4 for 64 tokens; its real cost is at most the budget.
     self.assertBetween(b.train[0], 0.35, 0.4)

@@ -37,7 +37,7 @@ import os
 from typing import Optional, Union
 
 from mone_plugin import budgets as budgets_lib
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
 
 MODES = ("full", "reduced")
 
@@ -161,8 +161,8 @@ def resolved_args(args):
 
 def method_e_c(method, num_experts=NUM_EXPERTS):
   """The effective capacity a fixed capacity distribution implies."""
-  return round(float(capacity_lib.effective_capacity(
-      capacity_lib.capacity_distribution(1.0, num_experts, method))), 6)
+  return round(float(capacity.effective_capacity(
+      capacity.capacity_distribution(1.0, num_experts, method))), 6)
 
 
 Budget = Union[None, float, tuple[float, ...]]

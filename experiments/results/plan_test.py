@@ -19,7 +19,7 @@ from unittest import mock
 
 from absl.testing import absltest
 
-from mone_plugin import budgets
+from mone_plugin import budgets as budgets_lib
 from mone_plugin import capacity
 from experiments.results import plan
 
@@ -132,7 +132,7 @@ class PlanTest(absltest.TestCase):
     for mode in plan.MODES:
       for run in plan.bv_runs(mode):
         for e_c in run.eval_e_c:
-          budgets.check_budget(e_c, 4)
+          budgets_lib.check_budget(e_c, 4)
 
   def test_unknown_mode(self):
     with self.assertRaisesRegex(ValueError, r"mode='fast'.*full"):

@@ -27,7 +27,7 @@ import functools
 from big_vision.evaluators.proj.image_text import discriminative_classifier
 import flax.linen as nn
 
-from mone_plugin import vit as mone_vit
+from mone_plugin import vit
 
 API = "jit"
 
@@ -47,7 +47,7 @@ def at_budget(predict_fn, e_c):
 
   def interceptor(next_fun, args, kwargs, context):
     if (context.method_name == "__call__"
-        and isinstance(context.module, mone_vit._Model)):  # pylint: disable=protected-access
+        and isinstance(context.module, vit._Model)):  # pylint: disable=protected-access
       kwargs = {**kwargs, "e_c": e_c}
     return next_fun(*args, **kwargs)
 

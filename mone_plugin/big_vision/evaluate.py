@@ -51,9 +51,9 @@ import tensorflow as tf
 
 from tensorflow.io import gfile
 
-from mone_plugin import budgets as core_budgets
+from mone_plugin import budgets as budgets_lib
 from mone_plugin import checkpoints
-from mone_plugin.big_vision import budgets as budgets_lib
+from mone_plugin.big_vision import trainer_config
 from mone_plugin.data import prepare
 
 matplotlib.use("Agg")
@@ -100,7 +100,7 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
   model = model_mod.Model(
       num_classes=config.num_classes, **config.get("model", {}))
   for e_c in e_cs:  # Fail before loading anything.
-    core_budgets.check_budget(e_c, model.num_experts, model.capacity_method)
+    budgets_lib.check_budget(e_c, model.num_experts, model.capacity_method)
 
   train_ds, _ = input_pipeline.training(config.input)
   spec = train_ds.element_spec["image"]
@@ -117,7 +117,7 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
     return model.apply(
         {"params": train_state["params"]}, batch["image"], e_c=e_c)
 
-  specs = budgets_lib.evals_per_budget(config.get("evals", {}), e_cs)
+  specs = trainer_config.evals_per_budget(config.get("evals", {}), e_cs)
   evaluators = eval_common.from_config(
       {"evals": {k: mlc.ConfigDict(v) for k, v in specs.items()},
        **{k: config.get(k) for k in (
@@ -127,7 +127,7 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
       lambda key, cfg: None, devices)
 
   rows = {e: {"e_c": "dense" if e is None else e,
-              "gflops": core_budgets.gflops(model, image_shape, e)}
+              "gflops": budgets_lib.gflops(model, image_shape, e)}
           for e in e_cs}
   for name, evaluator, _, prefix in evaluators:
     e_c = specs[name].get("pred_kw", {}).get("e_c")
@@ -135,7 +135,7 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
       for key, value in evaluator.run(train_state):
         value = float(jax.device_get(value))
         logging.info("%s%s = %.4f", prefix, key, value)
-        suffix = f"_{core_budgets.name(e_c)}"
+        suffix = f"_{budgets_lib.name(e_c)}"
         rows[e_c][f"{prefix.rstrip('/').removesuffix(suffix)}/{key}"] = value
     row = rows[e_c]
     print(f"e_c={row['e_c']!s:6} GFLOPs={row['gflops']:.5f}  " + "  ".join(
@@ -230,7 +230,7 @@ def main(argv):
   config = load_config(workdir, flags.FLAGS.config)
   reference = (load_reference(flags.FLAGS.reference, config)
                if flags.FLAGS.reference else [])
-  rows = evaluate(config, workdir, core_budgets.parse_e_c(flags.FLAGS.e_c))
+  rows = evaluate(config, workdir, budgets_lib.parse_e_c(flags.FLAGS.e_c))
   for r in reference:
     print(f"reference {r['e_c']!s:6} GFLOPs={r['gflops']:.5f}  " + "  ".join(
         f"{k}={v:.4f}" for k, v in r.items() if "/" in k) +

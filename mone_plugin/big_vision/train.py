@@ -65,13 +65,13 @@ import tensorflow as tf
 
 from tensorflow.io import gfile
 
-from mone_plugin import budgets as core_budgets
+from mone_plugin import budgets as budgets_lib
 from mone_plugin import checkpoints
 from mone_plugin import config_checks
-from mone_plugin import layers as mone_layers
+from mone_plugin import router
 from mone_plugin import viz
 from mone_plugin import workdir as workdir_lib
-from mone_plugin.big_vision import budgets as budgets_lib
+from mone_plugin.big_vision import trainer_config
 from mone_plugin.data import prepare
 
 
@@ -87,7 +87,7 @@ CONFIG_KEYS = dict(
 
 def train_and_evaluate(config, workdir, cleanup=False):
   """Trains and evaluates the MoNE model of `config`, writing to `workdir`."""
-  budgets_lib.check_config(config)
+  trainer_config.check_config(config)
   config_checks.check(config, CONFIG_KEYS)
 
   # Make sure TF does not touch GPUs.
@@ -174,7 +174,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
   model = model_mod.Model(
       num_classes=config.num_classes, **config.get("model", {}))
 
-  budgets = budgets_lib.resolve(config, model, image_shape)  # Checks budgets.
+  budgets = trainer_config.resolve(config, model, image_shape)  # Checks them.
 
   mw = u.BigVisionMetricWriter(-1, -1, workdir, config)
   if getattr(mw, "pool", None):  # No `Pool.__del__` noise after a failure.
@@ -292,7 +292,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
             rngs={"dropout": rng_dropout, "router": rng_router})
         return getattr(u, config.get("loss", "sigmoid_xent"))(
             logits=logits, labels=labels), None
-      loss, losses, _ = core_budgets.joint_loss(loss_at, step_budgets)
+      loss, losses, _ = budgets_lib.joint_loss(loss_at, step_budgets)
       return loss, losses
 
     params, opt = train_state["params"], train_state["opt"]
@@ -311,7 +311,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
     measurements["l2_updates"] = jnp.sqrt(sum([jnp.sum(u * u) for u in us]))
     # alpha and the router's gradient (before this update): the router learns
     # only through alpha * r.
-    measurements.update(mone_layers.router_metrics(
+    measurements.update(router.router_metrics(
         train_state["params"], grads))
     return {"params": params, "opt": opt}, measurements
 
@@ -377,7 +377,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
     return {"loss": loss(logits=logits, labels=batch["labels"],
                          reduction=False)}
 
-  eval_specs = budgets_lib.evals_per_budget(config.get("evals", {}),
+  eval_specs = trainer_config.evals_per_budget(config.get("evals", {}),
                                             budgets.eval)
   # Evaluator names hold the e_c ("val_ec0.5"): a dict, as ConfigDict keys
   # cannot have dots. `from_config` reads only these keys.
@@ -430,7 +430,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
             experts_fn(train_state["params"], images, e_c=e_c))
       if jax.process_index() == 0:
         viz.write(image_writer, workdir and os.path.join(
-            workdir, "routing_maps"), step, core_budgets.name(e_c),
+            workdir, "routing_maps"), step, budgets_lib.name(e_c),
                   maps_images, experts.reshape(-1, *grid), model.num_experts,
                   open_fn=gfile.GFile, makedirs=gfile.makedirs)
     image_writer.flush()
@@ -459,7 +459,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
   mw.measure("gflops_dense", budgets.dense_gflops)
   for budget, gflops in budgets.gflops.items():
     if budget is not None:
-      mw.measure(f"gflops_{core_budgets.name(budget)}", gflops)
+      mw.measure(f"gflops_{budgets_lib.name(budget)}", gflops)
   if first_step in (total_steps, 0):
     write_note("Running initial or final evals...")
     for (name, evaluator, _, prefix) in evaluators():

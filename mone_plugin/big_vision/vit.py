@@ -38,7 +38,7 @@ from big_vision.models import common
 from big_vision.models import vit as bv_vit
 
 from mone_plugin import checkpoints
-from mone_plugin import vit as mone_vit
+from mone_plugin import vit
 
 # Big Vision's own, for code that imports them from `models.vit`.
 decode_variant = bv_vit.decode_variant
@@ -54,7 +54,7 @@ Encoder1DBlock = bv_vit.Encoder1DBlock
 Encoder = bv_vit.Encoder
 VANITY_NAMES = bv_vit.VANITY_NAMES
 
-_Model = mone_vit._Model  # pylint: disable=protected-access
+_Model = vit._Model  # pylint: disable=protected-access
 
 
 def Model(num_classes=None, *, variant=None, **kw):  # pylint: disable=invalid-name

@@ -45,8 +45,8 @@ from scenic.projects.baselines import vit as scenic_vit
 from scenic.projects.vivit import model_utils as vivit_model_utils
 
 from mone_plugin import budgets as budgets_lib
-from mone_plugin import layers as mone_layers
-from mone_plugin import vit as mone_vit
+from mone_plugin import layers
+from mone_plugin import vit
 
 Budget = budgets_lib.Budget
 
@@ -80,7 +80,7 @@ resolve_capacities = budgets_lib.capacities
 check_budget = budgets_lib.check_budget
 
 
-class MoneViT(mone_vit._Model):  # pylint: disable=protected-access
+class MoneViT(vit._Model):  # pylint: disable=protected-access
   """MoNE ViT (Big Vision parameter names) with Scenic's call signature."""
 
   def capacities(self, e_c):
@@ -145,7 +145,7 @@ class ScenicEncoder(nn.Module):
     elif self.positional_embedding == 'sinusoidal_2d':
       self.posemb_fixed = attention_layers.AddFixedSinCosPositionEmbedding()
     self.drop = nn.Dropout(rate=self.dropout)
-    self.encoder = mone_layers.MoneEncoder(
+    self.encoder = layers.MoneEncoder(
         depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
         dropout=self.dropout, attention_dropout=self.attention_dropout,
         droplayer_rate=self.droplayer, droplayer_rescale=True,
@@ -178,7 +178,7 @@ class ScenicEncoder(nn.Module):
                         num_prefix_tokens=num_prefix_tokens)
 
 
-class MoneScenicViT(mone_vit._Model):  # pylint: disable=protected-access
+class MoneScenicViT(vit._Model):  # pylint: disable=protected-access
   """MoNE ViT with Scenic's ViT parameter names (`baselines/vit.py`).
 
   `embedding`, `cls`, `Transformer` (`posembed_input`, `encoderblock_{i}`,
@@ -326,7 +326,7 @@ def vit_module(config, num_classes):
     if 'patch_size' in cfg:
       cfg['patch_size'] = tuple(cfg['patch_size'])
     module = MoneViT(num_classes=num_classes, **mone_kw,
-                     **{**mone_vit.decode_variant(variant), **cfg})
+                     **{**vit.decode_variant(variant), **cfg})
   check_budget(module.e_c, module.num_experts, module.capacity_method)
   return module
 
@@ -342,7 +342,7 @@ class MoneViTClassificationModel(classification_model.ClassificationModel):
   `e_c` may come from `config.mone.e_c` instead).
   """
 
-  def build_flax_model(self) -> mone_vit._Model:  # pylint: disable=protected-access
+  def build_flax_model(self) -> vit._Model:  # pylint: disable=protected-access
     return vit_module(self.config, self.dataset_meta_data['num_classes'])
 
   @property

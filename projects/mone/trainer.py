@@ -60,10 +60,10 @@ from scenic.train_lib import pretrain_utils
 from scenic.train_lib import train_utils
 import tensorflow as tf
 
-from mone_plugin import budgets as core_budgets
+from mone_plugin import budgets as budgets_lib
 from mone_plugin import checkpoints
 from mone_plugin import config_checks
-from mone_plugin import layers as mone_layers
+from mone_plugin import router
 from mone_plugin import viz
 from mone_plugin import workdir as workdir_lib
 from projects.mone import model as mone_model
@@ -148,7 +148,7 @@ def train_step(
           mutable=['batch_stats'], rngs={'dropout': dropout_rng}, debug=debug)
       return loss_fn(logits, batch, params), (logits, model_state)
 
-    loss, _, out = core_budgets.joint_loss(loss_at, [b for _, b in budgets])
+    loss, _, out = budgets_lib.joint_loss(loss_at, [b for _, b in budgets])
     logits = {name: lg for name, (lg, _) in out.items()}
     return loss, (list(out.values())[-1][1], logits)
 
@@ -167,7 +167,7 @@ def train_step(
           'l2_updates': norm(updates),
           'learning_rate': lr_fn(train_state.global_step)}
   # alpha and the router's gradient: the router learns only through alpha * r.
-  logs.update(mone_layers.router_metrics(train_state.params, grad))
+  logs.update(router.router_metrics(train_state.params, grad))
   metrics = _named_metrics(metrics_fn, logits, batch)
   new_state = train_state.replace(
       global_step=train_state.global_step + 1, opt_state=opt_state,
@@ -248,7 +248,7 @@ def routing_step(train_state, inputs, *, flax_model,
   variables = {'params': train_state.params, **train_state.model_state}
   return {name: flax_model.apply(variables, inputs, budget=budget,
                                  method='routing')
-          for name, budget in budgets if core_budgets.draws_routing(budget)}
+          for name, budget in budgets if budgets_lib.draws_routing(budget)}
 
 
 def _named_metrics(metrics_fn, logits, batch, always_suffix=False):
@@ -261,29 +261,29 @@ def _named_metrics(metrics_fn, logits, batch, always_suffix=False):
 ############################ Budgets and schedule ############################
 
 
-def run_budgets(config, model) -> core_budgets.Budgets:
-  """`config.mone`, checked and resolved for the model (`core_budgets`)."""
-  return core_budgets.resolve(
+def run_budgets(config, model) -> budgets_lib.Budgets:
+  """`config.mone`, checked and resolved for the model (`budgets_lib`)."""
+  return budgets_lib.resolve(
       config.get('mone'), model.flax_model,
       tuple(model.dataset_meta_data['input_shape'][1:]))
 
 
 def eval_budgets(config, model) -> Tuple[NamedBudget, ...]:
   """The named budgets evaluated by `train` and `evaluate`."""
-  return tuple((core_budgets.name(e), e)
+  return tuple((budgets_lib.name(e), e)
                for e in run_budgets(config, model).eval)
 
 
 def nested_budgets(model) -> Tuple[NamedBudget, ...]:
   """Every token on expert i, for every i: `expert{i}` (0 = smallest)."""
-  return tuple((core_budgets.name(b), b) for b in
-               core_budgets.nested_budgets(model.num_experts))
+  return tuple((budgets_lib.name(b), b) for b in
+               budgets_lib.nested_budgets(model.num_experts))
 
 
 def train_budget_fn(config, model) -> Callable[[int], Tuple[NamedBudget]]:
   """Budget of every MoNE training step: fixed, or sampled from a grid.
 
-  The sample depends only on (rng_seed, step) (`core_budgets.sample_e_c`),
+  The sample depends only on (rng_seed, step) (`budgets_lib.sample_e_c`),
   so a resumed run draws the same budgets as an uninterrupted one.
 
   Args:
@@ -331,7 +331,7 @@ def check_config(config):
     one_of.append(('num_training_steps', 'num_training_epochs'))
   config_checks.check_all(config, CONFIG_KEYS, required, one_of)
   model_cfg = config.get('model') or {}
-  core_budgets.check_config(config.get('mone'),
+  budgets_lib.check_config(config.get('mone'),
                             model_cfg.get('num_experts', 4),
                             model_cfg.get('capacity_method', 'mone'))
 
@@ -408,7 +408,7 @@ def _evaluate_all(train_state, dataset, eval_step_p, steps, budgets, model,
   extra = {}
   shape = tuple(model.dataset_meta_data['input_shape'][1:])
   for name, budget in budgets:
-    gflops = core_budgets.gflops(model.flax_model, shape, budget)
+    gflops = budgets_lib.gflops(model.flax_model, shape, budget)
     if gflops is not None:
       extra[f'gflops_{name}'] = gflops
   summary = train_utils.log_eval_summary(

@@ -32,7 +32,7 @@ from scenic.model_lib.base_models import classification_model
 from scenic.projects.vivit import model_utils as vivit_model_utils
 
 from mone_plugin import budgets as budgets_lib
-from mone_plugin import vivit as mone_vivit
+from mone_plugin import vivit
 from projects.mone import model as mone_model
 
 
@@ -41,7 +41,7 @@ def _tubelet_size(patches):
   return tuple((patches or {}).get('size', (16, 16, 2)))
 
 
-class MoneViViT(mone_vivit.SpaceTimeViViT):
+class MoneViViT(vivit.SpaceTimeViViT):
   """MoNE ViViT-FE with Scenic's call signature (see `model.py`, budgets)."""
 
   def capacities(self, e_c):

@@ -19,7 +19,7 @@ from experiments.results import figures
 from experiments.results import loading
 from experiments.results import plan as plan_lib
 from experiments.results.sections import markdown as md
-from mone_plugin import capacity as capacity_lib
+from mone_plugin import capacity
 
 
 def seed_spread(runs):
@@ -74,13 +74,13 @@ def section(results, plots):
             "baseline | MoNE's capacities | MoNE | MoNE − baseline |",
             "|---|---|---|---|---|---|---|"]
     for method, e_c, ours, other in caps:
-      c_b = capacity_lib.capacity_distribution(e_c, loading.NUM_EXPERTS, method)
-      c_m = capacity_lib.capacity_distribution(e_c, loading.NUM_EXPERTS, "mone")
+      c_b = capacity.capacity_distribution(e_c, loading.NUM_EXPERTS, method)
+      c_m = capacity.capacity_distribution(e_c, loading.NUM_EXPERTS, "mone")
       out.append(f"| {e_c:.3f} | {method} | "
                  f"{', '.join(f'{c:.3f}' for c in c_b)} | {md.pct(other)} | "
                  f"{', '.join(f'{c:.3f}' for c in c_m)} | {md.pct(ours)} | "
                  f"{100 * (ours - other):+.2f} |")
-    c_u = capacity_lib.capacity_distribution(uniform, loading.NUM_EXPERTS, "mone")
+    c_u = capacity.capacity_distribution(uniform, loading.NUM_EXPERTS, "mone")
     out += ["", f"`uniform` fixes e_c {uniform:.3f}, and there MoNE's "
             "maximum-entropy capacities are "
             f"{', '.join(f'{c:.3f}' for c in c_u)}: uniform itself (entropy "

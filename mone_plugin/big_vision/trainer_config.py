@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Big Vision side of `mone_plugin.budgets`: its config checks and evaluators.
+"""What the MoNE trainer needs of a Big Vision config, beyond the budgets.
 
 The budget vocabulary (`config.mone`), its validation, the per-step e_c, the
 budget names and GFLOPs are the core's (`mone_plugin/budgets.py`), shared
@@ -21,7 +21,7 @@ a Big Vision config must have, and one copy of each evaluator per budget
 through Big Vision's `pred_kw` mechanism.
 """
 
-from mone_plugin import budgets as core
+from mone_plugin import budgets as budgets_lib
 
 # Keys a MoNE training config must have (dotted paths).
 REQUIRED = ("model_name", "num_classes", "input.batch_size", "input.data",
@@ -50,13 +50,13 @@ def check_config(config):
   if router not in ("learned", "random"):
     raise ValueError(f"config.model.router_type={router!r} is unknown; "
                      "allowed: 'learned', 'random'.")
-  core.check_config(config.mone, model_cfg.get("num_experts", 4),
+  budgets_lib.check_config(config.mone, model_cfg.get("num_experts", 4),
                     model_cfg.get("capacity_method", "mone"))
 
 
-def resolve(config, model, image_shape) -> core.Budgets:
-  """The run's `core.Budgets` (checks `config.mone` against the model)."""
-  return core.resolve(config.mone, model, image_shape)
+def resolve(config, model, image_shape) -> budgets_lib.Budgets:
+  """The run's `budgets_lib.Budgets`; checks `config.mone` against the model."""
+  return budgets_lib.resolve(config.mone, model, image_shape)
 
 
 def evals_per_budget(evals, e_cs):
@@ -81,7 +81,7 @@ def evals_per_budget(evals, e_cs):
       out[name] = cfg
       continue
     for e_c in e_cs:
-      suffix = f"_{core.name(e_c)}"
+      suffix = f"_{budgets_lib.name(e_c)}"
       c = dict(cfg, pred_kw={"e_c": e_c})
       c.setdefault("type", name)
       c["prefix"] = f"{cfg.get('prefix', name + '/').rstrip('/')}{suffix}/"
