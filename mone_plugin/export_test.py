@@ -21,7 +21,6 @@ budgets, without ONNX.
 
 import json
 import os
-import tempfile
 
 from absl.testing import absltest
 
@@ -33,20 +32,7 @@ from mone_plugin.serving import test_util
 E_CS = test_util.E_CS
 
 
-class ExportTest(absltest.TestCase):
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    cls.tmp = tempfile.TemporaryDirectory()
-    cls.dir = os.path.join(cls.tmp.name, "export")
-    cls.ckpt = test_util.tiny_checkpoint()
-    cls.manifest = export.export(cls.ckpt, cls.dir, E_CS, onnx="no")
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
+class ExportTest(test_util.ExportedTestCase):
 
   def test_onnx_yes_without_onnx_is_refused_and_no_skips_it(self):
     self.assertEqual(sorted(os.listdir(self.dir)),
@@ -80,7 +66,7 @@ class ExportTest(absltest.TestCase):
     self.assertLess(g[0], g[1])
 
   def test_out_that_is_not_an_export_is_kept(self):
-    other = os.path.join(self.tmp.name, "other")
+    other = os.path.join(self.tmp, "other")
     os.makedirs(other)
     with open(os.path.join(other, "notes.txt"), "w") as f:
       f.write("mine")

@@ -23,13 +23,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 from absl.testing import absltest
 import numpy as np
 import tensorflow as tf
 
-from mone_plugin import export
 from mone_plugin import predict
 from mone_plugin.serving import test_util
 from mone_plugin.serving import workdirs
@@ -48,22 +46,12 @@ def _fashion_mnist_test_images(n):
   return [(ex["image"].numpy(), int(ex["label"])) for ex in ds]
 
 
-class PredictTest(absltest.TestCase):
+class PredictTest(test_util.ExportedTestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.tmp = tempfile.TemporaryDirectory()
-    cls.dir = os.path.join(cls.tmp.name, "export")
-    cls.ckpt = test_util.tiny_checkpoint()
     cls.model, _ = workdirs.build_model(cls.ckpt)
-    cls.manifest = export.export(cls.ckpt, cls.dir, test_util.E_CS,
-                                 onnx="no")
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
 
   def test_predict_matches_jax_on_fashion_mnist(self):
     if not os.path.isdir(os.path.join(DATA_DIR, "fashion_mnist_local")):
@@ -71,7 +59,7 @@ class PredictTest(absltest.TestCase):
     examples = _fashion_mnist_test_images(3)
     paths, want = [], []
     for i, (jpeg, _) in enumerate(examples):
-      paths.append(os.path.join(self.tmp.name, f"fmnist{i}.jpg"))
+      paths.append(os.path.join(self.tmp, f"fmnist{i}.jpg"))
       with open(paths[-1], "wb") as f:
         f.write(jpeg)
       # The training pipeline's preprocessing: decode, resize, uint8.
@@ -81,7 +69,7 @@ class PredictTest(absltest.TestCase):
       want.append(image.numpy())
     logits = test_util.jax_outputs(self.model, self.ckpt.params, 0.3,
                                    np.stack(want))["logits"]
-    out_dir = os.path.join(self.tmp.name, "maps")
+    out_dir = os.path.join(self.tmp, "maps")
     results = predict.predict(self.dir, "0.3", paths, out_dir)
     self.assertEqual([r["classes"][0] for r in results],
                      list(np.argmax(logits, -1)))
@@ -93,14 +81,14 @@ class PredictTest(absltest.TestCase):
     self.assertGreater(png.shape[0], 96)
 
   def test_predict_errors_are_one_line(self):
-    rgb = os.path.join(self.tmp.name, "rgb.png")
+    rgb = os.path.join(self.tmp, "rgb.png")
     tf.io.write_file(rgb, tf.io.encode_png(np.zeros((32, 32, 3), np.uint8)))
-    small = os.path.join(self.tmp.name, "small.png")
+    small = os.path.join(self.tmp, "small.png")
     tf.io.write_file(small, tf.io.encode_png(np.zeros((28, 28, 1), np.uint8)))
-    text = os.path.join(self.tmp.name, "notes.png")
+    text = os.path.join(self.tmp, "notes.png")
     with open(text, "w") as f:
       f.write("not an image")
-    corrupt = os.path.join(self.tmp.name, "corrupt")
+    corrupt = os.path.join(self.tmp, "corrupt")
     os.makedirs(os.path.join(corrupt, "saved_model"), exist_ok=True)
     with open(os.path.join(corrupt, "manifest.json"), "w") as f:
       f.write(json.dumps(self.manifest))
@@ -111,16 +99,16 @@ class PredictTest(absltest.TestCase):
         ((self.dir, "0.3", [rgb]), "has 3 channels; the model takes 1"),
         ((self.dir, "0.3", [text]), "is not an image"),
         ((self.dir, "0.5", [rgb]), r"--budget=0.5 was not exported.*ec0.3"),
-        ((os.path.join(self.tmp.name, "nope"), "0.3", [rgb]),
+        ((os.path.join(self.tmp, "nope"), "0.3", [rgb]),
          "does not exist"),
-        ((self.tmp.name, "0.3", [rgb]), "not a MoNE export"),
+        ((self.tmp, "0.3", [rgb]), "not a MoNE export"),
         ((corrupt, "0.3", [small]), "SavedModel cannot be loaded"),
     ]
     for args, message in cases:
       with self.assertRaisesRegex(predict.PredictError, message):
-        predict.predict(*args, out_dir=self.tmp.name)
+        predict.predict(*args, out_dir=self.tmp)
     with self.assertRaisesRegex(predict.PredictError, "28x28 px.*32x32"):
-      predict.predict(self.dir, "0.3", [small], self.tmp.name, resize=False)
+      predict.predict(self.dir, "0.3", [small], self.tmp, resize=False)
     model = predict.Predictor(self.dir, "1")
     with self.assertRaisesRegex(predict.PredictError,
                                 r"\(2, 28, 28, 1\) do not fit.*\[B, 32, 32, 1"):
@@ -129,7 +117,7 @@ class PredictTest(absltest.TestCase):
   def test_predict_command_needs_no_jax_and_fails_in_one_line(self):
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3")
     argv = ["predict", f"--export={self.dir}", "--budget=0.3",
-            os.path.join(self.tmp.name, "missing.png")]
+            os.path.join(self.tmp, "missing.png")]
     code = "\n".join([
         "import runpy, sys",
         f"sys.argv = {argv!r}",

@@ -19,11 +19,15 @@ nonzero head and alpha (distinct classes and a live MLP scale).
 """
 
 import functools
+import os
+import tempfile
 
+from absl.testing import absltest
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mone_plugin import export
 from mone_plugin import vit
 from mone_plugin.serving import forward
 from mone_plugin.serving import workdirs
@@ -64,3 +68,19 @@ def _jitted(model, e_c):  # One compile per budget (and batch size).
 def jax_outputs(model, params, e_c, x):
   """The training forward's outputs (the artifacts run the inference path)."""
   return jax.tree.map(np.asarray, _jitted(model, e_c)({"params": params}, x))
+
+
+class ExportedTestCase(absltest.TestCase):
+  """Exports the tiny model once per class at `E_CS`, without ONNX.
+
+  The export is in `cls.dir`, its manifest `cls.manifest`, the checkpoint
+  `cls.ckpt`; `cls.tmp` is a directory that lives as long as the class.
+  """
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.tmp = cls.enterClassContext(tempfile.TemporaryDirectory())
+    cls.dir = os.path.join(cls.tmp, "export")
+    cls.ckpt = tiny_checkpoint()
+    cls.manifest = export.export(cls.ckpt, cls.dir, E_CS, onnx="no")

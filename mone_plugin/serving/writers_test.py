@@ -36,16 +36,11 @@ class WritersTest(absltest.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.tmp = tempfile.TemporaryDirectory()
+    cls.tmp = cls.enterClassContext(tempfile.TemporaryDirectory())
     ckpt = test_util.tiny_checkpoint()
     cls.params = ckpt.params
     cls.model, cls.shape = workdirs.build_model(ckpt)
     cls.images = test_util.images()
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
 
   def _jax(self, e_c, images):
     return test_util.jax_outputs(self.model, self.params, e_c, images)
@@ -55,16 +50,16 @@ class WritersTest(absltest.TestCase):
     if model is None:
       model, params = self.model, self.params
     return writer(model, params, self.shape, e_cs, VALUE_RANGE,
-                  os.path.join(self.tmp.name, name))
+                  os.path.join(self.tmp, name))
 
   def test_saved_model_and_jax_export_match_jax_at_every_budget(self):
     self._save(writers.save_saved_model, "saved_model", E_CS)
     files = self._save(writers.save_jax, "jax", E_CS)
     self.assertEqual(files, {0.3: "jax/ec0.3.jax", 1.0: "jax/ec1.jax"})
-    loaded = tf.saved_model.load(os.path.join(self.tmp.name, "saved_model"))
+    loaded = tf.saved_model.load(os.path.join(self.tmp, "saved_model"))
     self.assertEqual(set(loaded.signatures),
                      {"ec0.3", "ec1", "serving_default"})
-    with open(os.path.join(self.tmp.name, "jax", "params.msgpack"),
+    with open(os.path.join(self.tmp, "jax", "params.msgpack"),
               "rb") as f:
       variables = flax.serialization.msgpack_restore(f.read())
     # Stored for the inference path, sliced at export time.
@@ -84,7 +79,7 @@ class WritersTest(absltest.TestCase):
             images=tf.constant(self.images))["experts"].numpy(),
         self._jax(1.0, self.images)["experts"])
     # The jax.export artifact of the smallest budget, from its own params.
-    with open(os.path.join(self.tmp.name, files[0.3]), "rb") as f:
+    with open(os.path.join(self.tmp, files[0.3]), "rb") as f:
       exported = jax.export.deserialize(f.read())
     got = exported.call(variables, self.images)
     want = self._jax(0.3, self.images)
@@ -101,7 +96,7 @@ class WritersTest(absltest.TestCase):
     import onnxruntime as ort  # pylint: disable=g-import-not-at-top
 
     def session(path):
-      return ort.InferenceSession(os.path.join(self.tmp.name, path),
+      return ort.InferenceSession(os.path.join(self.tmp, path),
                                   providers=["CPUExecutionProvider"])
 
     files = self._save(writers.save_onnx, "onnx", E_CS)
@@ -141,8 +136,8 @@ class WritersTest(absltest.TestCase):
     np.testing.assert_array_equal(experts, want["experts"])
     # The budgets differ: not the same graph written twice.
     self.assertNotEqual(
-        os.path.getsize(os.path.join(self.tmp.name, "onnx", "ec0.3.onnx")),
-        os.path.getsize(os.path.join(self.tmp.name, "onnx", "ec1.onnx")))
+        os.path.getsize(os.path.join(self.tmp, "onnx", "ec0.3.onnx")),
+        os.path.getsize(os.path.join(self.tmp, "onnx", "ec1.onnx")))
 
 
 if __name__ == "__main__":
