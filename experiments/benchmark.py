@@ -47,11 +47,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from mone_plugin import export
 from mone_plugin import flops
 from mone_plugin import frameworks
 from mone_plugin import inference
 from mone_plugin import routing
+from mone_plugin.serving import forward
+from mone_plugin.serving import writers
 from mone_plugin import vit
 from mone_plugin import vivit
 
@@ -159,10 +160,10 @@ def time_saved_model(model, params, image_shape, batch, budgets, reps):
   images = tf.constant(np.random.default_rng(0).integers(
       0, 256, (batch, *image_shape)).astype(np.uint8))
   with tempfile.TemporaryDirectory() as tmp:
-    export.save_saved_model(model, params, image_shape, budgets, (-1.0, 1.0),
-                            tmp)
+    writers.save_saved_model(model, params, image_shape, budgets,
+                             (-1.0, 1.0), tmp)
     loaded = tf.saved_model.load(tmp)
-    fns = {b: loaded.signatures[export.budget_name(b)] for b in budgets}
+    fns = {b: loaded.signatures[forward.budget_name(b)] for b in budgets}
     for f in fns.values():
       f(images=images)["logits"].numpy()  # Compile and warm up.
     times = {b: [] for b in budgets}
@@ -176,14 +177,14 @@ def time_saved_model(model, params, image_shape, batch, budgets, reps):
 
 def time_onnx(model, params, image_shape, batch, budgets, reps):
   """Min ms per budget of the exported ONNX models in ONNX Runtime, or None."""
-  if not export.onnx_available():
+  if not writers.onnx_available():
     logging.info("jax2onnx or onnxruntime not installed: ONNX not timed.")
     return None
   import onnxruntime as ort  # pylint: disable=g-import-not-at-top
   images = np.random.default_rng(0).integers(
       0, 256, (batch, *image_shape)).astype(np.uint8)
   with tempfile.TemporaryDirectory() as tmp:
-    files = export._save_onnx(model, params, image_shape, budgets,  # pylint: disable=protected-access
+    files = writers.save_onnx(model, params, image_shape, budgets,
                               (-1.0, 1.0), os.path.join(tmp, "onnx"))
     sessions = {b: ort.InferenceSession(os.path.join(tmp, f))
                 for b, f in files.items()}

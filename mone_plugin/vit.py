@@ -23,6 +23,7 @@ With `mod_capacity` set it is the Mixture-of-Depths baseline instead
 model of one expert's width.
 """
 
+import dataclasses
 from typing import Optional, Sequence, Union
 
 import flax.linen as nn
@@ -229,6 +230,12 @@ class _Model(nn.Module):
 def Model(num_classes=None, *, variant=None, **kw):  # pylint: disable=invalid-name
   """Factory: `Model(1000, variant="B/16", e_c=0.4)`."""
   return _Model(num_classes, **{**decode_variant(variant), **kw})
+
+
+def model_options():
+  """The names of the options `Model` takes (a config.model may set them)."""
+  return tuple(f.name for f in dataclasses.fields(_Model)
+               if f.name not in ("parent", "name"))
 
 
 # Reference: Table 2 of https://arxiv.org/abs/2106.04560 (as Big Vision).

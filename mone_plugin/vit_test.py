@@ -329,6 +329,19 @@ class BigVisionParityTest(parameterized.TestCase):
                                atol=1e-7)
 
 
+class ModelOptionsTest(absltest.TestCase):
+
+  def test_model_options_are_the_factory_keywords(self):
+    options = vit.model_options()
+    self.assertContainsSubset(
+        {"num_classes", "width", "scan", "num_experts", "e_c",
+         "capacity_method"}, options)
+    self.assertNoCommonElements({"parent", "name"}, options)
+    default = vit.Model()
+    self.assertEqual(vit.Model(**{k: getattr(default, k) for k in options}),
+                     default)
+
+
 class ErrorsTest(parameterized.TestCase):
 
   @parameterized.parameters("X/16", "b/16", "Huge")

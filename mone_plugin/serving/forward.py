@@ -1,0 +1,64 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""What every exported artifact computes, and the names it goes by.
+
+An artifact takes uint8 images [B, H, W, C] (any B) and returns the logits,
+the probabilities and the expert of every patch at one budget: an e_c, or
+None for the dense model.
+"""
+
+import jax
+import jax.numpy as jnp
+
+# The output names of every artifact, in the order ONNX lists them.
+OUTPUTS = ("logits", "probabilities", "experts")
+
+
+class ExportError(ValueError):
+  """A bad workdir, budget or option, with a one-line explanation."""
+
+
+def budget_name(e_c):
+  """Signature and file name of a budget: "ec0.3", "ec1", "dense"."""
+  return "dense" if e_c is None else f"ec{float(e_c):g}"
+
+
+def default_budget(e_cs):
+  """The largest budget of `e_cs` (dense above every e_c)."""
+  return max(e_cs, key=lambda e: 2.0 if e is None else e)
+
+
+def forward_fn(model, e_c, value_range):
+  """f(variables, uint8 images) -> dict(logits, probabilities, experts).
+
+  `variables` are {"params": params} (the training forward) or
+  `inference.prepare_inference(params)` (the inference path, as exported).
+  """
+  vmin, vmax = value_range
+
+  def f(variables, images):
+    x = vmin + images.astype(jnp.float32) / 255.0 * (vmax - vmin)
+    logits, out = model.apply(variables, x, e_c=e_c)
+    h, w = out["pre_logits_2d"].shape[1:3]
+    if "experts" in out:
+      experts = out["experts"].reshape(-1, h, w)
+    else:  # Dense: every token on the largest expert.
+      # (zeros_like, not full: a symbolic batch must not become a constant.)
+      experts = jnp.zeros_like(out["pre_logits_2d"][..., 0], jnp.int32) + (
+          model.num_experts - 1)
+    return {"logits": logits,
+            "probabilities": jax.nn.softmax(logits.astype(jnp.float32)),
+            "experts": experts.astype(jnp.int32)}
+  return f
