@@ -36,6 +36,7 @@ from scenic.train_lib import train_utils
 
 from mone_plugin.data import prepare
 from projects.mone import main
+from projects.mone import train_utils as mone_train_utils
 from projects.mone import trainer
 from projects.mone.configs import local_mone_video
 from projects.mone.configs import local_nested_pretrain
@@ -227,21 +228,21 @@ class BudgetScheduleTest(absltest.TestCase):
     config = tiny_video_config(2, 'e_c_grid=0.3/0.6')
     model = main.get_model_cls(config.model_name)(
         config, {'num_classes': 8, 'input_shape': (-1, 8, 32, 32, 1)})
-    sample = trainer.train_budget_fn(config, model)
+    sample = mone_train_utils.train_budget_fn(config, model)
     draws = [sample(step)[0][1] for step in range(1, 41)]
     self.assertEqual(set(draws), {0.3, 0.6})
-    self.assertEqual(draws, [trainer.train_budget_fn(config, model)(step)[0][1]
-                             for step in range(1, 41)])
+    again = mone_train_utils.train_budget_fn(config, model)
+    self.assertEqual(draws, [again(step)[0][1] for step in range(1, 41)])
     config.mone.train_e_c_grid = (0.3, 0.01)
     with self.assertRaisesRegex(ValueError, r'train_e_c_grid\[1\]=0.01 is '
                                 'outside the feasible range'):
-      trainer.train_budget_fn(config, model)
+      mone_train_utils.train_budget_fn(config, model)
     # The keys of the one vocabulary: an old one names the new one.
     del config.mone['train_e_c_grid']
     config.mone.train_e_c = 0.3
     with self.assertRaisesRegex(ValueError, r'config\.mone\.train_e_c was '
                                 r'renamed: use config\.mone\.e_c'):
-      trainer.train_budget_fn(config, model)
+      mone_train_utils.train_budget_fn(config, model)
 
 
 class ResumeTest(absltest.TestCase):

@@ -41,7 +41,7 @@ from scenic.train_lib import train_utils
 
 from mone_plugin.data import prepare
 from projects.mone import main
-from projects.mone import trainer
+from projects.mone import train_utils as mone_train_utils
 from projects.mone import video_tfrecords
 from projects.mone.configs import kinetics400_mone_vivit_b16x2 as k400
 from projects.mone.configs import ssv2_mone_vivit_b16x2 as ssv2
@@ -148,7 +148,7 @@ class VideoPipelineTest(parameterized.TestCase):
       self.assertEqual(after[field], value, field)
     self.assertEqual(config.dataset_name, 'video_tfrecord_dataset')
 
-    trainer.check_config(config)  # As `projects.mone.main` does.
+    mone_train_utils.check_config(config)  # As `projects.mone.main` does.
     rng = jax.random.PRNGKey(0)
     dataset = train_utils.get_dataset(config, rng)
     batch = next(dataset.train_iter)

@@ -35,6 +35,7 @@ from scenic.train_lib import train_utils
 # Registers the local image and video datasets.
 from projects.mone import local_datasets  # pylint: disable=unused-import
 from projects.mone import model
+from projects.mone import train_utils as mone_train_utils
 from projects.mone import trainer
 from projects.mone import video_model
 
@@ -78,7 +79,7 @@ def get_trainer(trainer_name: str) -> Callable[..., Any]:
 def main(rng: jnp.ndarray, config: ml_collections.ConfigDict, workdir: str,
          writer: metric_writers.MetricWriter):
   """Builds the dataset and runs the configured trainer."""
-  trainer.check_config(config)  # Before any data or model is built.
+  mone_train_utils.check_config(config)  # Before any data or model is built.
   model_cls = get_model_cls(config.model_name)
   train_fn = get_trainer(config.trainer_name)
   data_rng, rng = jax.random.split(rng)

@@ -104,3 +104,173 @@ def iso_flops_scale(config, arg, *, num_frames, image_size, num_classes,
             channels=channels)
   cost = np.mean([flops.vivit_gflops(e_c=e, **kw) for e in budgets])
   return flops.vivit_gflops(e_c=None, **kw) / float(cost)
+
+
+def iso_flops_epochs(config, arg, epochs):
+  """Epochs of MoNE whose training FLOPs equal `epochs` of the dense ViViT."""
+  d = config.dataset_configs
+  return epochs * iso_flops_scale(
+      config, arg, num_frames=d.num_frames, image_size=d.crop_size,
+      num_classes=d.num_classes)
+
+
+def vivit_fe(config, *, hidden_size, patch_size, num_heads, mlp_dim,
+             spatial_layers, temporal_layers, e_c, num_experts=4,
+             classifier='token'):
+  """A MoNE ViViT factorised encoder (Scenic's ViViT config names).
+
+  Args:
+    config: the config; gets `model_name`, `model` and `model_dtype_str`.
+    hidden_size: D, the model dimension of both transformers.
+    patch_size: the tubelet (h, w, t).
+    num_heads: heads of both transformers.
+    mlp_dim: MLP width of both transformers.
+    spatial_layers: depth of the spatial (routed) transformer.
+    temporal_layers: depth of the temporal (dense) transformer.
+    e_c: the model's effective capacity (None: the dense ViViT).
+    num_experts: E, the nested experts of the spatial transformer.
+    classifier: 'token' or 'gap' (both transformers).
+  """
+  config.model_name = 'mone_vivit_classification'
+  config.model = ml_collections.ConfigDict()
+  config.model.hidden_size = hidden_size
+  config.model.attention_config = ml_collections.ConfigDict()
+  config.model.attention_config.type = 'factorized_encoder'
+  config.model.patches = ml_collections.ConfigDict()
+  config.model.patches.size = tuple(patch_size)
+  for name, layers in (('spatial_transformer', spatial_layers),
+                       ('temporal_transformer', temporal_layers)):
+    config.model[name] = ml_collections.ConfigDict()
+    config.model[name].num_heads = num_heads
+    config.model[name].mlp_dim = mlp_dim
+    config.model[name].num_layers = layers
+  config.model.representation_size = None
+  config.model.classifier = classifier
+  config.model.attention_dropout_rate = 0.0
+  config.model.dropout_rate = 0.0
+  config.model.temporal_encoding_config = ml_collections.ConfigDict()
+  config.model.temporal_encoding_config.method = '3d_conv'
+  config.model.temporal_encoding_config.kernel_init_method = (
+      'central_frame_initializer')
+  config.model.num_experts = num_experts
+  config.model.e_c = e_c
+  config.model.capacity_method = 'mone'
+  config.model.router_type = 'learned'
+  config.model_dtype_str = 'float32'
+
+
+def mone_block(config, arg, eval_e_c):
+  """`mone_trainer` with `config.mone` (see `mone_plugin/budgets.py`).
+
+  Args:
+    config: the config.
+    arg: the parsed config argument (`e_c`, `e_c_grid`).
+    eval_e_c: the budgets every evaluation reports (the dense model only
+      when `arg.e_c` is None).
+  """
+  config.trainer_name = 'mone_trainer'
+  config.mone = ml_collections.ConfigDict()
+  if arg.e_c_grid:  # Else the model's e_c.
+    config.mone.train_e_c_grid = tuple(
+        float(v) for v in filter(None, arg.e_c_grid.split('/')))
+  config.mone.eval_e_c = tuple(eval_e_c) if arg.e_c is not None else (None,)
+  config.mone.num_routing_maps = 4
+
+
+def init_from_image(config, *, path, checkpoint_format, classifier,
+                    positional_embed_size_change):
+  """ViViT's `init_from` block, from a nested (or plain) ViT checkpoint.
+
+  Args:
+    config: the config.
+    path: the image checkpoint's directory ('' or None: train from scratch).
+    checkpoint_format: 'scenic' or 'big_vision'.
+    classifier: the image model's classifier ('token' or 'gap').
+    positional_embed_size_change: 'resize' or 'tile'.
+  """
+  config.init_from = ml_collections.ConfigDict()
+  config.init_from.checkpoint_path = path or None
+  config.init_from.checkpoint_format = checkpoint_format
+  config.init_from.model_config = ml_collections.ConfigDict()
+  config.init_from.model_config.model = ml_collections.ConfigDict()
+  config.init_from.model_config.model.classifier = classifier
+  config.init_from.restore_positional_embedding = True
+  config.init_from.restore_input_embedding = True
+  config.init_from.positional_embed_size_change = positional_embed_size_change
+
+
+def video_tfrecord_dataset(config, *, tables, examples_per_subset,
+                           num_classes, stride, min_resize, crop_size):
+  """Scenic's `video_tfrecord_dataset` with ViViT's augmentations.
+
+  32 frames, scale jitter and colour augmentation, multi-view test (4 clips
+  x 3 crops); a config changes `augmentation_params` after the call.
+
+  Args:
+    config: the config.
+    tables: {'train', 'validation', 'test'} -> sharded file spec.
+    examples_per_subset: the same keys -> number of videos.
+    num_classes: classes of the data set.
+    stride: temporal stride between the sampled frames.
+    min_resize: shorter side before cropping.
+    crop_size: frame height and width.
+  """
+  config.dataset_name = 'video_tfrecord_dataset'
+  config.data_dtype_str = 'float32'
+  d = config.dataset_configs = ml_collections.ConfigDict()
+  d.base_dir = '/path/to/dataset'
+  d.tables = dict(tables)
+  d.examples_per_subset = dict(examples_per_subset)
+  d.num_classes = num_classes
+  d.num_frames = 32
+  d.stride = stride
+  d.min_resize = min_resize
+  d.crop_size = crop_size
+  d.one_hot_labels = True
+  d.zero_centering = True
+  d.do_multicrop_test = True
+  d.log_test_epochs = 5
+  d.num_test_clips = 4
+  d.test_batch_size = 8
+  d.do_three_spatial_crops = True
+  config.multicrop_clips_per_device = 2
+  aug = d.augmentation_params = ml_collections.ConfigDict()
+  aug.do_jitter_scale = True
+  aug.scale_min_factor = 0.9
+  aug.scale_max_factor = 1.33
+  aug.prob_scale_jitter = 1.0
+  aug.do_color_augment = True
+  aug.prob_color_augment = 0.8
+  aug.prob_color_drop = 0.1
+  d.prefetch_to_device = 2
+
+
+def vivit_schedule(config, *, train_size, epochs, base_lr, checkpoint_steps):
+  """ViViT's optimisation: momentum, clipped gradients, cosine learning rate.
+
+  Args:
+    config: the config, with its `batch_size`.
+    train_size: training videos (steps per epoch = train_size // batch).
+    epochs: training epochs (already scaled isoFLOPs).
+    base_lr: the peak learning rate (after 2.5 epochs of warmup).
+    checkpoint_steps: steps between checkpoints.
+  """
+  config.optimizer = 'momentum'
+  config.optimizer_configs = ml_collections.ConfigDict()
+  config.l2_decay_factor = 0
+  config.max_grad_norm = 1
+  config.num_training_epochs = epochs
+  steps_per_epoch = train_size // config.batch_size
+  config.lr_configs = ml_collections.ConfigDict()
+  config.lr_configs.learning_rate_schedule = 'compound'
+  config.lr_configs.factors = 'constant * cosine_decay * linear_warmup'
+  config.lr_configs.warmup_steps = int(2.5 * steps_per_epoch)
+  config.lr_configs.steps_per_cycle = int(epochs * steps_per_epoch)
+  config.lr_configs.base_learning_rate = base_lr
+
+  config.write_summary = True
+  config.checkpoint = True
+  config.debug_train = False
+  config.debug_eval = False
+  config.checkpoint_steps = checkpoint_steps
+  config.log_summary_steps = 100

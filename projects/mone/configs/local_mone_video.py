@@ -56,42 +56,14 @@ def get_config(arg=None):
   config.dataset_configs.num_frames = moving_fashion_mnist.NUM_FRAMES
 
   # ViViT-FE with the image model's spatial transformer (tubelets 4x4x2).
-  config.model_name = 'mone_vivit_classification'
-  config.model = ml_collections.ConfigDict()
-  config.model.hidden_size = image.model.width
-  config.model.patches = ml_collections.ConfigDict()
-  config.model.patches.size = tuple(image.model.patch_size) + (2,)
-  config.model.attention_config = ml_collections.ConfigDict()
-  config.model.attention_config.type = 'factorized_encoder'
-  config.model.spatial_transformer = ml_collections.ConfigDict()
-  config.model.spatial_transformer.num_heads = image.model.num_heads
-  config.model.spatial_transformer.mlp_dim = image.model.mlp_dim
-  config.model.spatial_transformer.num_layers = image.model.depth
-  config.model.temporal_transformer = ml_collections.ConfigDict()
-  config.model.temporal_transformer.num_heads = image.model.num_heads
-  config.model.temporal_transformer.mlp_dim = image.model.mlp_dim
-  config.model.temporal_transformer.num_layers = 2
-  config.model.representation_size = None
-  config.model.classifier = 'token'
-  config.model.dropout_rate = 0.0
-  config.model.temporal_encoding_config = ml_collections.ConfigDict()
-  config.model.temporal_encoding_config.method = '3d_conv'
-  config.model.temporal_encoding_config.kernel_init_method = (
-      'central_frame_initializer')
-  config.model.num_experts = image.model.num_experts
-  config.model.e_c = arg.e_c
-  config.model.capacity_method = 'mone'
-  config.model.router_type = 'learned'
-  config.model_dtype_str = 'float32'
-
-  config.trainer_name = 'mone_trainer'
-  config.mone = ml_collections.ConfigDict()  # See mone_plugin/budgets.py.
-  if arg.e_c_grid:  # Else the model's e_c.
-    config.mone.train_e_c_grid = tuple(
-        float(v) for v in filter(None, arg.e_c_grid.split('/')))
+  common.vivit_fe(config, hidden_size=image.model.width,
+                  patch_size=tuple(image.model.patch_size) + (2,),
+                  num_heads=image.model.num_heads,
+                  mlp_dim=image.model.mlp_dim,
+                  spatial_layers=image.model.depth, temporal_layers=2,
+                  e_c=arg.e_c, num_experts=image.model.num_experts)
   # The evaluation of `local_mone_eval.py` covers more budgets.
-  config.mone.eval_e_c = (arg.e_c, 1.0) if arg.e_c is not None else (None,)
-  config.mone.num_routing_maps = 4
+  common.mone_block(config, arg, (arg.e_c, 1.0))
 
   config.optimizer_configs = ml_collections.ConfigDict()
   config.optimizer_configs.optimizer = 'adam'
@@ -108,15 +80,9 @@ def get_config(arg=None):
   config.rng_seed = 0
   common.cosine_lr(config, base_lr=1e-3, warmup_steps=50)
 
-  config.init_from = ml_collections.ConfigDict()
-  config.init_from.checkpoint_path = arg.init or None
-  config.init_from.checkpoint_format = 'scenic'
-  config.init_from.model_config = ml_collections.ConfigDict()
-  config.init_from.model_config.model = ml_collections.ConfigDict()
-  config.init_from.model_config.model.classifier = image.model.pool_type
-  config.init_from.restore_positional_embedding = True
-  config.init_from.restore_input_embedding = True
-  config.init_from.positional_embed_size_change = 'resize'
+  common.init_from_image(
+      config, path=arg.init, checkpoint_format='scenic',
+      classifier=image.model.pool_type, positional_embed_size_change='resize')
 
   config.write_summary = True
   config.checkpoint = True

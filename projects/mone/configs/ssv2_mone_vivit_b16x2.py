@@ -37,7 +37,7 @@ from projects.mone.configs import kinetics400_mone_vivit_b16x2 as k400
 
 SSV2_TRAIN_SIZE = 168913
 SSV2_VAL_SIZE = 24777
-EVAL_E_C = (0.2, 0.3, 0.4, 0.5, 0.6, 1.0)
+EVAL_E_C = k400.EVAL_E_C
 
 
 def get_config(arg=None):
@@ -46,78 +46,38 @@ def get_config(arg=None):
                          init_format='scenic', iso_flops=True)
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_vivit_b16x2_ssv2'
-
-  config.dataset_name = 'video_tfrecord_dataset'
-  config.data_dtype_str = 'float32'
-  config.dataset_configs = ml_collections.ConfigDict()
-  config.dataset_configs.base_dir = '/path/to/dataset'
-  config.dataset_configs.tables = {
-      'train': 'something-something-v2-train.rgb.tfrecord@128',
-      'validation': 'something-something-v2-validation.rgb.tfrecord@128',
-      'test': 'something-something-v2-validation.rgb.tfrecord@128',
-  }
-  config.dataset_configs.examples_per_subset = {
-      'train': SSV2_TRAIN_SIZE,
-      'validation': SSV2_VAL_SIZE,
-      'test': SSV2_VAL_SIZE,
-  }
-  config.dataset_configs.num_classes = 174
-  config.dataset_configs.num_frames = 32
-  config.dataset_configs.stride = 1
-  config.dataset_configs.min_resize = 288
-  config.dataset_configs.crop_size = 256
-  config.dataset_configs.one_hot_labels = True
-  config.dataset_configs.zero_centering = True
-  config.dataset_configs.do_multicrop_test = True
-  config.dataset_configs.log_test_epochs = 5
-  config.dataset_configs.num_test_clips = 4
-  config.dataset_configs.test_batch_size = 8
-  config.dataset_configs.do_three_spatial_crops = True
-  config.multicrop_clips_per_device = 2
-  aug = config.dataset_configs.augmentation_params = (
-      ml_collections.ConfigDict())
-  aug.do_jitter_scale = True
-  aug.scale_min_factor = 0.9
-  aug.scale_max_factor = 1.33
-  aug.prob_scale_jitter = 1.0
+  table = 'something-something-v2-{}.rgb.tfrecord@128'
+  common.video_tfrecord_dataset(
+      config,
+      tables={'train': table.format('train'),
+              'validation': table.format('validation'),
+              'test': table.format('validation')},
+      examples_per_subset={'train': SSV2_TRAIN_SIZE,
+                           'validation': SSV2_VAL_SIZE,
+                           'test': SSV2_VAL_SIZE},
+      num_classes=174, stride=1, min_resize=288, crop_size=256)
+  aug = config.dataset_configs.augmentation_params
   aug.do_color_augment = False
-  aug.prob_color_augment = 0.8
-  aug.prob_color_drop = 0.1
   aug.do_rand_augment = True
   aug.rand_augment_num_layers = 2
   aug.rand_augment_magnitude = 20
-  config.dataset_configs.prefetch_to_device = 2
   config.mixup = ml_collections.ConfigDict()
   config.mixup.alpha = 0.3
 
   k400.vivit_b16x2_fe(config, e_c=arg.e_c)
   config.model.stochastic_droplayer_rate = 0.3
-  k400.mone_block(config, arg, EVAL_E_C)
+  common.mone_block(config, arg, EVAL_E_C)
+  # 224 px image checkpoint -> 256 px crops: resize the position embedding.
+  common.init_from_image(config, path=arg.init,
+                         checkpoint_format=arg.init_format,
+                         classifier='token',
+                         positional_embed_size_change='resize')
 
-  config.optimizer = 'momentum'
-  config.optimizer_configs = ml_collections.ConfigDict()
-  config.l2_decay_factor = 0
-  config.max_grad_norm = 1
   config.label_smoothing = 0.3
-  config.num_training_epochs = k400.iso_flops_epochs(config, arg, 35)
   config.batch_size = 64
   config.rng_seed = 0
-  # 224 px image checkpoint -> 256 px crops: resize the position embedding.
-  k400.init_from_nested(config, arg, 'resize')
-
-  steps_per_epoch = SSV2_TRAIN_SIZE // config.batch_size
-  total_steps = int(config.num_training_epochs * steps_per_epoch)
-  config.lr_configs = ml_collections.ConfigDict()
-  config.lr_configs.learning_rate_schedule = 'compound'
-  config.lr_configs.factors = 'constant * cosine_decay * linear_warmup'
-  config.lr_configs.warmup_steps = int(2.5 * steps_per_epoch)
-  config.lr_configs.steps_per_cycle = total_steps
-  config.lr_configs.base_learning_rate = 0.4
-
-  config.write_summary = True
-  config.checkpoint = True
-  config.debug_train = False
-  config.debug_eval = False
-  config.checkpoint_steps = 500
-  config.log_summary_steps = 100
+  common.vivit_schedule(
+      config, train_size=SSV2_TRAIN_SIZE,
+      epochs=common.iso_flops_epochs(config, arg, 35), base_lr=0.4,
+      checkpoint_steps=500)
   return config

@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Unit tests of trainer steps (the trainers run in tests/)."""
+"""Tests of the MoNE train utilities (the trainers run in tests/)."""
 
 import projects  # plugin-only
 projects.skip_without_scenic()  # plugin-only
@@ -28,7 +28,7 @@ import numpy as np
 from scenic.train_lib import train_utils
 
 from projects.mone import model as mone_model
-from projects.mone import trainer
+from projects.mone import train_utils as mone_train_utils
 
 
 class MultiviewTestStepTest(absltest.TestCase):
@@ -50,7 +50,7 @@ class MultiviewTestStepTest(absltest.TestCase):
 
     @functools.partial(jax.pmap, axis_name='batch')
     def run(state, batch):
-      got = trainer.test_step(
+      got = mone_train_utils.test_step(
           state, batch, flax_model=model.flax_model, metrics_fn=metrics_fn,
           budgets=(('ec0.5', 0.5),), num_views=2)
       views = model.flax_model.apply({'params': state.params},
@@ -75,7 +75,7 @@ class ReplicateTest(absltest.TestCase):
   def test_a_step_fed_its_own_outputs_compiles_once(self):
     batch = np.ones((jax.local_device_count(), 4), np.float32)
     for replicate, compiles_at_step_2 in ((flax_replicate, 1),
-                                           (trainer.replicate, 0)):
+                                           (mone_train_utils.replicate, 0)):
       # A new step each time: nothing compiled for the other case is reused.
       step = jax.pmap(lambda s, b: ({'w': s['w'] + b.sum()}, b.mean()),
                       axis_name='batch')
