@@ -21,6 +21,7 @@ Run from the directory above `projects/`, for example:
     --workdir=/tmp/mone_nested
 """
 
+import functools
 from typing import Any, Callable
 
 from absl import flags
@@ -32,6 +33,7 @@ from scenic import app
 from scenic.train_lib import classification_trainer
 from scenic.train_lib import train_utils
 
+from mone_plugin import workdir as workdir_lib
 # Registers the local image and video datasets.
 from projects.mone import local_datasets  # pylint: disable=unused-import
 from projects.mone import model
@@ -42,9 +44,35 @@ from projects.mone import video_model
 FLAGS = flags.FLAGS
 
 _MODELS = {
+    # The counterparts of Scenic's `vit_classification` (softmax) and
+    # `vit_multilabel_classification` (sigmoid: Scenic's ImageNet and i21k
+    # ViT configs): the same loss, metrics and parameter names.
     'mone_vit_classification': model.MoneViTClassificationModel,
+    'mone_vit_multilabel_classification':
+        model.MoneViTMultiLabelClassificationModel,
     'mone_vivit_classification': video_model.MoneViViTClassificationModel,
 }
+
+
+
+def with_config_json(train_fn: Callable[..., Any]) -> Callable[..., Any]:
+  """A Scenic trainer that also claims the workdir and writes `config.json`.
+
+  Scenic's own trainers write no config; the MoNE trainers claim the workdir
+  themselves (`train_utils.claim_workdir`). With it, every workdir of this
+  project holds its `config.json`, which exports and evaluations read.
+  """
+
+  @functools.wraps(train_fn)
+  def train(*, config, workdir, **kwargs):
+    mone_train_utils.claim_workdir(config, workdir)
+    try:
+      return train_fn(config=config, workdir=workdir, **kwargs)
+    finally:
+      workdir_lib.release(workdir)
+
+  return train
+
 
 _TRAINERS = {
     'mone_trainer': trainer.train,
@@ -52,10 +80,12 @@ _TRAINERS = {
     'mone_evaluator': trainer.evaluate,
     # Scenic's own trainers, so that Scenic's configs run with MoNE models by
     # switching `model_name` only: the classification trainer trains at the
-    # model's configured e_c; ViViT's `vivit_trainer` does not import at the
-    # pinned Scenic commit, and `mone_trainer` does what it did (multi-view
-    # test evaluation included) at every budget of `config.mone`.
-    'classification_trainer': classification_trainer.train,
+    # model's e_c (`config.model.e_c`, `config.mone.e_c` or `.gflops`) and
+    # `check_config` refuses the budget keys it cannot honour; ViViT's
+    # `vivit_trainer` does not import at the pinned Scenic commit, and
+    # `mone_trainer` does what it did (multi-view test evaluation included)
+    # at every budget of `config.mone`.
+    'classification_trainer': with_config_json(classification_trainer.train),
     'vivit_trainer': trainer.train,
 }
 

@@ -38,8 +38,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 from scenic.model_lib.base_models import model_utils as base_model_utils
 from scenic.model_lib.base_models import classification_model
+from scenic.model_lib.base_models import multilabel_classification_model
 from scenic.model_lib.layers import attention_layers
 from scenic.projects.baselines import vit as scenic_vit
 from scenic.projects.vivit import model_utils as vivit_model_utils
@@ -250,14 +252,42 @@ class MoneScenicViT(vit._Model):  # pylint: disable=protected-access
 def mone_fields(cfg, mone):
   """Pops the MoNE fields of `cfg` (`config.model` as a dict).
 
-  Without an `e_c` of its own, the model is configured at `config.mone.e_c`
-  when that is set (so Scenic's stock trainers train at that budget).
+  The model's e_c is `budgets.configured_e_c`: `config.model.e_c` or
+  `config.mone.e_c` (two that differ are an error), so that every trainer,
+  Scenic's stock ones included, builds the model at the same e_c.
   """
+  e_c = budgets_lib.configured_e_c(cfg, mone, default=CONFIGURED)
+  if 'e_c' in cfg and (mone or {}).get('gflops') is not None:
+    raise ValueError(f'config.model.e_c={cfg["e_c"]!r} and config.mone.gflops'
+                     f'={mone["gflops"]!r} both set the model\'s e_c: give '
+                     'one of them.')
   kw = {k: cfg.pop(k) for k in _MONE_FIELDS if k in cfg}
-  e_c = (mone or {}).get('e_c', CONFIGURED)
-  if 'e_c' not in kw and e_c is not CONFIGURED:
+  if e_c is not CONFIGURED:
     kw['e_c'] = None if e_c is None else float(e_c)
   return kw
+
+
+def at_gflops(module, mone, input_shape):
+  """`module` at the e_c of `config.mone.gflops` (unchanged without it).
+
+  The GFLOPs budget becomes the model's e_c when the model is built, so
+  Scenic's stock trainers train at it too (`budgets.resolve` turns it into
+  e_c, as `mone_trainer` does).
+
+  Args:
+    module: the MoNE ViT or ViViT module.
+    mone: `config.mone` (or None).
+    input_shape: one example's shape (the dataset's `input_shape[1:]`).
+  """
+  if (mone or {}).get('gflops') is None:
+    return module
+  if input_shape is None:
+    raise ValueError('config.mone.gflops needs the input shape of the data '
+                     "(dataset meta data 'input_shape') to find its e_c.")
+  e_c = budgets_lib.resolve(mone, module, tuple(input_shape)).train[0]
+  logging.info('config.mone.gflops=%s: the model is built at e_c %.4f.',
+               mone['gflops'], e_c)
+  return module.clone(e_c=e_c)
 
 
 def _scenic_vit_kwargs(cfg, dtype_mm):
@@ -285,7 +315,7 @@ def _scenic_vit_kwargs(cfg, dtype_mm):
       droplayer=cfg.get('stochastic_depth') or 0.0, dtype_mm=dtype_mm)
 
 
-def vit_module(config, num_classes):
+def vit_module(config, num_classes, input_shape=None):
   """The MoNE ViT module of a Scenic config, in either vocabulary.
 
   Scenic's ViT fields (`SCENIC_VIT_FIELDS`) give a `MoneScenicViT` (Scenic's
@@ -296,6 +326,8 @@ def vit_module(config, num_classes):
     config: the experiment config (`model`, optional `mone` and
       `model_dtype_str`).
     num_classes: classifier outputs.
+    input_shape: one example's shape, (H, W, C): needed with
+      `config.mone.gflops` only.
 
   Returns:
     The Flax module.
@@ -327,23 +359,32 @@ def vit_module(config, num_classes):
       cfg['patch_size'] = tuple(cfg['patch_size'])
     module = MoneViT(num_classes=num_classes, **mone_kw,
                      **{**vit.decode_variant(variant), **cfg})
+  module = at_gflops(module, config.get('mone'), input_shape)
   check_budget(module.e_c, module.num_experts, module.capacity_method)
   return module
 
 
-class MoneViTClassificationModel(classification_model.ClassificationModel):
-  """MoNE ViT for n-way image classification.
+def example_shape(dataset_meta_data):
+  """One example's shape from Scenic's dataset meta data (None: unknown)."""
+  shape = dataset_meta_data.get('input_shape')
+  return None if shape is None else tuple(shape[1:])
+
+
+class _MoneViTModel:
+  """The MoNE ViT of a Scenic model class, whatever its loss family.
 
   `config.model` is a Scenic ViT config (`hidden_size`, `num_layers`,
   `mlp_dim`, `num_heads`, `patches.size`, `classifier`, ...: Scenic's
   parameter names) or holds Big Vision ViT options (`variant` or
   `patch_size`, `width`, `depth`, `pool_type`, ...: Big Vision's names), plus
-  the MoNE fields (`e_c`, `num_experts`, `capacity_method`, `router_type`;
-  `e_c` may come from `config.mone.e_c` instead).
+  the MoNE fields (`e_c`, `num_experts`, `capacity_method`, `router_type`).
+  The e_c is `config.model.e_c` or `config.mone.e_c`
+  (`budgets.configured_e_c`), or the one of `config.mone.gflops`.
   """
 
   def build_flax_model(self) -> vit._Model:  # pylint: disable=protected-access
-    return vit_module(self.config, self.dataset_meta_data['num_classes'])
+    return vit_module(self.config, self.dataset_meta_data['num_classes'],
+                      example_shape(self.dataset_meta_data))
 
   @property
   def num_experts(self) -> int:
@@ -358,6 +399,98 @@ class MoneViTClassificationModel(classification_model.ClassificationModel):
     return budgets_lib.gflops(
         self.flax_model, self.dataset_meta_data['input_shape'][1:], budget)
 
+  def init_from_train_state(
+      self, train_state: Any, restored_train_state: Any,
+      restored_model_cfg: Optional[ml_collections.ConfigDict] = None) -> Any:
+    """Initialises from an image checkpoint (`config.init_from`).
+
+    A Scenic ViT train state (`vit_classification`,
+    `vit_multilabel_classification`) or a MoNE one, in the model's
+    vocabulary: every parameter of the checkpoint is copied; the position
+    embedding is resized to the model's grid as Scenic's ViT does; `router`
+    and `alpha`, which a dense ViT lacks, keep their initial values. The head
+    is copied too, unless `config.init_from.restore_output_proj` is False
+    (a fresh head, e.g. for another number of classes).
+
+    Args:
+      train_state: The freshly initialised train state.
+      restored_train_state: Train state of the checkpoint.
+      restored_model_cfg: `config.init_from.model_config` (default: its
+        classifier read from the checkpoint: 'token' when it has `cls`).
+
+    Returns:
+      The train state with the restored weights.
+
+    Raises:
+      ValueError: a parameter that is missing from the model or whose shape
+        differs (naming it and both shapes), or a head of another number of
+        classes; before anything is trained or written.
+    """
+    params = flax.core.unfreeze(train_state.params)
+    restored = flax.core.unfreeze(restored_train_state.params)
+    init_from = self.config.get('init_from') or {}
+    restore_head = init_from.get('restore_output_proj', True)
+    scenic = isinstance(self.flax_model, MoneScenicViT)
+    head = 'output_projection' if scenic else 'head'
+    posemb = (('Transformer', 'posembed_input', 'pos_embedding') if scenic
+              else ('pos_embedding',))
+    if scenic != ('pos_embedding' not in restored and 'head' not in restored):
+      raise ValueError(
+          'init_from checkpoint is in the other ViT vocabulary than the model '
+          f"({'Scenic' if scenic else 'Big Vision'} parameter names); "
+          f'checkpoint top-level keys: {sorted(restored)}.')
+    flat_p = flax.traverse_util.flatten_dict(params)
+    flat_r = flax.traverse_util.flatten_dict(restored)
+    problems = []
+    for key, value in flat_r.items():
+      name = '/'.join(key)
+      if key[0] == head and not restore_head:
+        continue
+      if key not in flat_p:
+        problems.append(f'{name} {np.shape(value)} is not a parameter of the '
+                        'model')
+      elif key == posemb:
+        if np.shape(value)[-1] != np.shape(flat_p[key])[-1]:
+          problems.append(f'{name}: checkpoint {np.shape(value)} vs model '
+                          f'{np.shape(flat_p[key])}')
+      elif np.shape(value) != np.shape(flat_p[key]):
+        problems.append(f'{name}: checkpoint {np.shape(value)} vs model '
+                        f'{np.shape(flat_p[key])}')
+        if key[0] == head and key[-1] == 'bias':
+          problems.append(
+              f'the checkpoint head has {np.shape(value)[-1]} classes, the '
+              f'model {np.shape(flat_p[key])[-1]}: set '
+              'config.init_from.restore_output_proj=False for a fresh head')
+    if problems:
+      raise ValueError('init_from checkpoint does not fit the MoNE ViT: '
+                       + '; '.join(problems[:8]) + '.')
+    logging.info('init_from: kept at their initial values (not in the '
+                 'checkpoint): %s', sorted('/'.join(k) for k in flat_p
+                                           if k not in flat_r))
+    if restored_model_cfg is None or not restored_model_cfg.get('model'):
+      restored_model_cfg = ml_collections.ConfigDict({'model': {
+          'classifier': 'token' if 'cls' in restored else 'gap'}})
+    if scenic:
+      # Scenic's own surgery (position embedding resize, `pre_logits`); it
+      # never copies the head, which is copied below when restored.
+      model_cfg = ml_collections.ConfigDict({'model': {
+          'classifier': self.flax_model.classifier,
+          'representation_size': self.flax_model.rep_size or None}})
+      train_state = scenic_vit.init_vit_from_train_state(
+          train_state, restored_train_state.replace(
+              params=flax.core.freeze(restored)), model_cfg,
+          restored_model_cfg)
+      params = flax.core.unfreeze(train_state.params)
+      if restore_head and head in restored:
+        params[head] = restored[head]
+    else:
+      flat_p.update({k: v for k, v in flat_r.items()
+                     if restore_head or k[0] != head})
+      params = flax.traverse_util.unflatten_dict(flat_p)
+    logging.info('init_from: %d parameters restored%s.', len(flat_r),
+                 '' if restore_head else ' (head not restored)')
+    return train_state.replace(params=flax.core.freeze(params))
+
   def default_flax_model_config(self) -> ml_collections.ConfigDict:
     """A tiny Scenic ViT config (Scenic's layout) at e_c 0.5."""
     return ml_collections.ConfigDict(dict(
@@ -368,3 +501,22 @@ class MoneViTClassificationModel(classification_model.ClassificationModel):
         mone=dict(e_c=0.5),
         model_dtype_str='float32',
         data_dtype_str='float32'))
+
+
+class MoneViTClassificationModel(_MoneViTModel,
+                                 classification_model.ClassificationModel):
+  """MoNE ViT for n-way image classification (softmax cross-entropy).
+
+  The counterpart of Scenic's `vit_classification`; see `_MoneViTModel`.
+  """
+
+
+class MoneViTMultiLabelClassificationModel(
+    _MoneViTModel,
+    multilabel_classification_model.MultiLabelClassificationModel):
+  """MoNE ViT with sigmoid cross-entropy (multi-label classification).
+
+  The counterpart of Scenic's `vit_multilabel_classification`, the model of
+  Scenic's ImageNet and ImageNet-21k ViT configs: the same loss, metrics
+  (`prec@1`, `loss`) and parameter names; see `_MoneViTModel`.
+  """

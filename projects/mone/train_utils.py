@@ -293,6 +293,61 @@ def check_config(config):
   budgets_lib.check_config(config.get('mone'),
                             model_cfg.get('num_experts', 4),
                             model_cfg.get('capacity_method', 'mone'))
+  check_budget_contract(config)
+
+
+# Scenic's trainers that build the model from the config and train and
+# evaluate it at its e_c, and nothing else (`main.py` registers them).
+STOCK_TRAINERS = ('classification_trainer',)
+# The trainer that honours every budget key and `init_from`.
+BUDGET_TRAINER = 'mone_trainer'
+
+
+def check_budget_contract(config):
+  """Every budget key is honoured by the config's trainer, or refused.
+
+  The model's e_c is decided in one place (`budgets.configured_e_c`:
+  `config.model.e_c` or `config.mone.e_c`, an error when they differ), or by
+  `config.mone.gflops` when the model is built (`model.at_gflops`), so every
+  trainer trains at it. `config.model` holds no budget key but `e_c`.
+  Scenic's stock trainers (`STOCK_TRAINERS`) honour `e_c` and `gflops` and
+  refuse the others (`train_e_c_grid`, `eval_e_c` other than the model's
+  e_c, `iso_flops`, `nested`, routing maps) and `init_from`, naming
+  `mone_trainer`, which honours them.
+
+  Args:
+    config: The experiment config.
+
+  Raises:
+    ValueError: naming the key, the trainer and the one that honours it.
+  """
+  model_cfg, mone = config.get('model'), config.get('mone')
+  budgets_lib.check_model_keys(model_cfg, BUDGET_TRAINER)
+  budgets_lib.configured_e_c(model_cfg, mone)  # Two that differ: an error.
+  gflops = (mone or {}).get('gflops')
+  if gflops is not None and 'e_c' in (model_cfg or {}):
+    raise ValueError(
+        f'config.model.e_c={model_cfg["e_c"]!r} and config.mone.gflops='
+        f'{gflops!r} both set the model\'s e_c: give one of them.')
+  trainer = config.get('trainer_name')
+  if trainer not in STOCK_TRAINERS:
+    return
+  if mone is not None:
+    rest = {k: v for k, v in mone.items() if k != 'gflops'}
+    if gflops is not None and rest.get('eval_e_c'):
+      raise ValueError(
+          f'config.mone.eval_e_c={rest["eval_e_c"]!r} is not honoured by '
+          f'{trainer}, which evaluates only at the e_c of config.mone.gflops. '
+          f'Train with {BUDGET_TRAINER}, which honours it, or remove '
+          'config.mone.eval_e_c.')
+    budgets_lib.check_honoured(rest, model_cfg, trainer=trainer,
+                               alternative=BUDGET_TRAINER)
+  if config.get('init_from') and config.init_from.get('checkpoint_path'):
+    raise ValueError(
+        f'config.init_from.checkpoint_path={config.init_from.checkpoint_path!r}'
+        f' is not honoured by {trainer}, which initialises no model from a '
+        f'checkpoint. Train with {BUDGET_TRAINER}, which honours it (the '
+        "model's init_from_train_state), or remove config.init_from.")
 
 
 ############################### The train state ##############################
@@ -358,13 +413,28 @@ def initial_train_state(config, model, dataset, rng, workdir):
 ############################ Workdir and outputs #############################
 
 
+def _resuming(config, workdir):
+  return bool(config.get('checkpoint')) and bool(
+      tf.io.gfile.glob(os.path.join(workdir, 'checkpoint_[0-9]*')))
+
+
+def check_resume_config(config, workdir):
+  """Refuses (reading only) to resume a workdir run with another config."""
+  if '://' not in workdir and os.path.isdir(workdir):
+    workdir_lib.check_config(workdir, config.to_json(),
+                             _resuming(config, workdir))
+
+
 def claim_workdir(config, workdir):
-  """One trainer per workdir, the same config on resume; see `workdir.py`."""
+  """One trainer per workdir, the same config on resume; see `workdir.py`.
+
+  Writes the run's config to `<workdir>/config.json`, which exports and
+  evaluations of the workdir read.
+  """
   if jax.process_index() != 0:
     return
-  resuming = bool(config.get('checkpoint')) and bool(
-      tf.io.gfile.glob(os.path.join(workdir, 'checkpoint_[0-9]*')))
-  workdir_lib.claim(workdir, config.to_json(), resuming=resuming,
+  workdir_lib.claim(workdir, config.to_json(),
+                    resuming=_resuming(config, workdir),
                     orphans=('checkpoint_tmp*',))
 
 

@@ -138,12 +138,17 @@ def _train_loop(*, rng, config, model_cls, dataset, workdir, writer,
                 budget_fn, budgets_eval):
   """The loop shared by `train` and `train_nested`."""
   lead_host = jax.process_index() == 0
-  mone_train_utils.claim_workdir(config, workdir)
+  # The model, its budgets and the train state (`init_from` included) are
+  # built and checked before the workdir is claimed: a config or checkpoint
+  # that does not fit fails with nothing written. (Restoring the workdir's
+  # own checkpoint only reads it.)
+  mone_train_utils.check_resume_config(config, workdir)
   model = model_cls(config, dataset.meta_data)
   budget_fn, budgets_eval = budget_fn(model), budgets_eval(model)
   (train_state, start_step, lr_fn, chrono, num_params,
    xla_gflops) = mone_train_utils.initial_train_state(
        config, model, dataset, rng, workdir)
+  mone_train_utils.claim_workdir(config, workdir)
   # A plain dict, as the train step returns it: an empty FrozenDict in the
   # first step's state is another pytree and made step 2 compile again.
   train_state = mone_train_utils.replicate(train_state.replace(

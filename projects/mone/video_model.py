@@ -132,7 +132,8 @@ class MoneViViTClassificationModel(classification_model.ClassificationModel):
   `config.model` is ViViT's factorised-encoder config (`hidden_size`,
   `patches.size` (h, w, t), `spatial_transformer`, `temporal_transformer`,
   `classifier`, `temporal_encoding_config`, `attention_config`, ...) plus the
-  MoNE fields `e_c` (None: dense ViViT; default `config.mone.e_c`),
+  MoNE fields `e_c` (None: dense ViViT; or `config.mone.e_c`, or the e_c of
+  `config.mone.gflops`),
   `num_experts`, `capacity_method` and `router_type`. Stochastic depth
   (`stochastic_droplayer_rate`) and `attention_dropout_rate` are ViViT's.
   """
@@ -163,6 +164,9 @@ class MoneViViTClassificationModel(classification_model.ClassificationModel):
         capacity_method=m.get('capacity_method', 'mone'),
         router_type=m.get('router_type', 'learned'))
     module._check_config()  # pylint: disable=protected-access
+    module = mone_model.at_gflops(module, self.config.get('mone'),
+                                  mone_model.example_shape(
+                                      self.dataset_meta_data))
     mone_model.check_budget(module.e_c, module.num_experts,
                             module.capacity_method)
     return module
