@@ -155,12 +155,17 @@ class ScenicCheckpointTest(absltest.TestCase):
           mone_model.MoneViTClassificationModel(scenic_vit_config(**model),
                                                 META)
 
-  def test_budget_from_model_wins_over_mone(self):
+  def test_one_e_c_in_model_or_mone(self):
+    model_cls = mone_model.MoneViTClassificationModel
     config = scenic_vit_config(e_c=0.6)
-    self.assertEqual(
-        mone_model.MoneViTClassificationModel(config, META).flax_model.e_c,
-        0.6)
-
+    del config.mone['e_c']
+    self.assertEqual(model_cls(config, META).flax_model.e_c, 0.6)
+    config.mone.e_c = 0.6  # The same value in both places is fine.
+    self.assertEqual(model_cls(config, META).flax_model.e_c, 0.6)
+    config.mone.e_c = 0.4
+    with self.assertRaisesRegex(ValueError, r'config\.model\.e_c=0\.6 and '
+                                r'config\.mone\.e_c=0\.4 disagree'):
+      model_cls(config, META)
 
 if __name__ == '__main__':
   absltest.main()
