@@ -416,7 +416,7 @@ class _MoneViTModel:
       train_state: The freshly initialised train state.
       restored_train_state: Train state of the checkpoint.
       restored_model_cfg: `config.init_from.model_config` (default: its
-        classifier read from the checkpoint: 'token' when it has `cls`).
+        `classifier` and `representation_size` read from the checkpoint).
 
     Returns:
       The train state with the restored weights.
@@ -462,14 +462,21 @@ class _MoneViTModel:
               f'model {np.shape(flat_p[key])[-1]}: set '
               'config.init_from.restore_output_proj=False for a fresh head')
     if problems:
+      more = f' ({len(problems) - 8} more)' if len(problems) > 8 else ''
       raise ValueError('init_from checkpoint does not fit the MoNE ViT: '
-                       + '; '.join(problems[:8]) + '.')
+                       + '; '.join(problems[:8]) + more + '.')
     logging.info('init_from: kept at their initial values (not in the '
                  'checkpoint): %s', sorted('/'.join(k) for k in flat_p
                                            if k not in flat_r))
-    if restored_model_cfg is None or not restored_model_cfg.get('model'):
-      restored_model_cfg = ml_collections.ConfigDict({'model': {
-          'classifier': 'token' if 'cls' in restored else 'gap'}})
+    # What Scenic's surgery reads of the checkpoint's model, from its
+    # parameters unless `init_from.model_config` says it.
+    read = {'classifier': 'token' if 'cls' in restored else 'gap',
+            'representation_size': (
+                np.shape(restored['pre_logits']['kernel'])[-1]
+                if 'kernel' in restored.get('pre_logits', {}) else None)}
+    given = dict((restored_model_cfg or {}).get('model') or {})
+    restored_model_cfg = ml_collections.ConfigDict(
+        {'model': {**read, **given}})
     if scenic:
       # Scenic's own surgery (position embedding resize, `pre_logits`); it
       # never copies the head, which is copied below when restored.
