@@ -26,10 +26,15 @@ from scenic.projects.vivit import model as scenic_vivit
 
 from mone_plugin import flops
 from projects.mone import main
+from projects.mone import model as mone_model
+from projects.mone import train_utils
+from projects.mone import video_model
+from projects.mone.configs import imagenet21k_nested_vit_b16 as nested_b16
 from projects.mone.configs import kinetics400_mone_vivit_b16x2 as k400
 from projects.mone.configs import kinetics400_vivit_b16x2_dense as k400_dense
 from projects.mone.configs import local_mone_video
 from projects.mone.configs import local_nested_pretrain
+from projects.mone.configs import scenic_imagenet_vit
 from projects.mone.configs import ssv2_mone_vivit_b16x2 as ssv2
 from projects.mone.configs import ssv2_vivit_b16x2_dense as ssv2_dense
 
@@ -117,9 +122,54 @@ class PaperConfigsTest(parameterized.TestCase):
     self.assertEqual(
         ssv2.get_config('iso_flops=false').num_training_epochs, 35)
 
+  @parameterized.parameters(('i21k', 21843, 90), ('i1k', 1000, 300))
+  def test_nested_pretraining_at_paper_scale_feeds_the_video_configs(
+      self, dataset, classes, epochs):
+    config = nested_b16.get_config(f'dataset={dataset}')
+    train_utils.check_config(config)
+    self.assertEqual(config.trainer_name, 'mone_nested_trainer')
+    self.assertEqual(config.num_training_epochs, epochs)
+    self.assertEqual(config.dataset_configs.num_classes, classes)
+    model = main.get_model_cls(config.model_name)(
+        config, {'num_classes': classes, 'input_shape': (-1, 224, 224, 3)})
+    self.assertIsInstance(model.flax_model, mone_model.MoneScenicViT)
+    # ViT-B/16 at 224 px, and its smallest nested model (every token on
+    # expert 0, width 96).
+    self.assertAlmostEqual(model.gflops(None), 17.6, delta=0.3)
+    self.assertLess(model.gflops((1.0, 0.0, 0.0, 0.0)), 0.2 * 17.6)
+    x = jax.ShapeDtypeStruct((1, 224, 224, 3), jnp.float32)
+    image = flax.core.unfreeze(jax.eval_shape(
+        lambda x: model.flax_model.init(jax.random.PRNGKey(0), x,
+                                        train=False), x)['params'])
+    # Its checkpoint is what the K400 and SSv2 configs take (`init=`): the
+    # spatial transformer of their ViViT, with the same class token.
+    for video_cfg, (crop, video_classes, _) in PAPER.items():
+      video = video_cfg.get_config('init=/path/to/nested_vit_b16')
+      self.assertEqual(video.init_from.model_config.model.classifier,
+                       config.model.classifier)
+      self.assertEqual(video.init_from.checkpoint_format, 'scenic')
+      _, params = _shapes(video, crop, video_classes)
+      self.assertEqual(video_model._spatial_shape_problems(  # pylint: disable=protected-access
+          flax.traverse_util.unflatten_dict(params), image), [])
+
   def test_local_configs_build(self):
     image = local_nested_pretrain.get_config('steps=7')
     self.assertEqual(image.num_training_steps, 7)
+    image = local_nested_pretrain.get_config(
+        'steps=9,width=128,depth=6,mlp_dim=512,num_heads=8,lr=1e-3,'
+        'batch_size=32')
+    self.assertEqual((image.model.width, image.model.depth,
+                      image.model.mlp_dim, image.model.num_heads),
+                     (128, 6, 512, 8))
+    self.assertEqual((image.lr_configs.base_learning_rate, image.batch_size,
+                      image.num_training_steps), (1e-3, 32, 9))
+    for arg, e_c in (('config=imagenet_vit_config,e_c=0.3', 0.3),
+                     ('gflops=8.8', None)):
+      scenic = scenic_imagenet_vit.get_config(arg)
+      self.assertEqual(scenic.model_name, 'mone_vit_multilabel_classification')
+      self.assertEqual(scenic.model.get('e_c'), e_c)
+      train_utils.check_config(scenic)  # classification_trainer honours it.
+    image = local_nested_pretrain.get_config('steps=7')
     video = local_mone_video.get_config('init=/tmp/x,e_c=0.3,e_c_grid=0.2/0.6')
     self.assertEqual(video.init_from.checkpoint_path, '/tmp/x')
     self.assertEqual(tuple(video.mone.train_e_c_grid), (0.2, 0.6))

@@ -22,7 +22,10 @@ model of `local_mone_video.py`.
     --config=projects/mone/configs/local_nested_pretrain.py \
     --workdir=/tmp/mone/nested
 
-Argument (after ':'): `steps=<int>` (default 800).
+Arguments (after ':', e.g. `:steps=2000,width=128,depth=6`): `steps`
+(800), `width` (64), `depth` (4), `mlp_dim` (256), `num_heads` (4), `lr`
+(base learning rate, 2e-3), `batch_size` (64). The paper-scale recipe is
+`imagenet21k_nested_vit_b16.py`.
 """
 
 import ml_collections
@@ -32,7 +35,8 @@ from projects.mone.configs import common
 
 def get_config(arg=None):
   """Returns the nested pretraining config."""
-  arg = common.parse_arg(arg, steps=800)
+  arg = common.parse_arg(arg, steps=800, width=64, depth=4, mlp_dim=256,
+                         num_heads=4, lr=2e-3, batch_size=64)
   config = ml_collections.ConfigDict()
   config.experiment_name = 'mone_nested_pretrain_fashion_mnist'
 
@@ -47,10 +51,10 @@ def get_config(arg=None):
   config.model_name = 'mone_vit_classification'
   config.model = ml_collections.ConfigDict()
   config.model.patch_size = (4, 4)
-  config.model.width = 64
-  config.model.depth = 4
-  config.model.mlp_dim = 256
-  config.model.num_heads = 4
+  config.model.width = arg.width
+  config.model.depth = arg.depth
+  config.model.mlp_dim = arg.mlp_dim
+  config.model.num_heads = arg.num_heads
   config.model.pool_type = 'gap'
   config.model.num_experts = 4
   config.model.e_c = 1.0
@@ -62,11 +66,11 @@ def get_config(arg=None):
   config.optimizer_configs.b2 = 0.999
   config.max_grad_norm = 1.0
   config.label_smoothing = None
-  config.batch_size = 64
+  config.batch_size = arg.batch_size
   config.eval_batch_size = 500
   config.num_training_steps = arg.steps
   config.rng_seed = 0
-  common.cosine_lr(config, base_lr=2e-3, warmup_steps=100)
+  common.cosine_lr(config, base_lr=arg.lr, warmup_steps=100)
 
   config.write_summary = True
   config.checkpoint = True
