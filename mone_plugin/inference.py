@@ -62,9 +62,13 @@ ATTENTION_IMPLS = ("all_tokens", "per_query_group", "dot_product_attention")
 # next wider group; 0 merges none.
 # CPU, params path: one Q/K/V product per group and attention per query group
 #   both made the ViT-B/16 training step slower (docs/speed.md).
-# CPU, prepared path: measured with experiments/choices_cpu.py (ViT-B/16,
-#   224 px, batch 8, float32, 2 CPU cores shared with other jobs), see
-#   docs/speed.md "Implementation choices".
+# CPU, prepared path: ViT-B/16, 224 px, batch 8, float32, min of 3 reps
+#   timed round-robin on 2 CPU cores shared with other jobs (load ~13, so
+#   Big Vision's dense ViT took 7912 ms against 1861 ms in docs/speed.md).
+#   ms at e_c 0.3 / 0.4 / 0.6: today's choices 3176 / 3606 / 5620;
+#   all_tokens 3609 / 3828 / 5420; dot_product_attention 3722 / 4020 / 4888;
+#   fuse_qkv off 3102 / 4504 / 5846; merge_small_groups=320 3510 / 4297 /
+#   6344. No choice wins beyond the noise at every e_c: today's stay.
 # GPU and TPU: today's choices, unmeasured; the device script times every
 #   choice when an accelerator is at hand.
 _DEFAULTS = {
