@@ -17,12 +17,15 @@ Applying a model to the variables of `prepare_inference` instead of its
 params selects the inference-optimised path of every nested layer (same
 numbers within float rounding): the kernels of every expert are sliced once,
 at load or export time, into an "inference" collection (Q/K/V fused into one
-[3, H, hd, d] kernel per expert, 1/sqrt(hd) folded into its query part), and
-attention runs per query group against the keys and values of all tokens, so
-no layer copies kernel slices or concatenates queries (docs/method.md §6).
-Training keeps the params path.
+[3, H, hd, d] kernel per expert, 1/sqrt(hd) folded into its query part), so
+no layer copies kernel slices (docs/method.md §6). Training keeps the params
+path.
 
-This module owns the layout of that collection; `layers.py` reads it.
+This module owns the layout of that collection, which `layers.py` reads, and
+the implementation choices of both paths (`default_choices`): which kernels
+compute the nested projections, how attention is called, whether Q/K/V are
+one product, which small expert groups are computed at a wider width. Every
+choice computes the same numbers within float rounding.
 """
 
 import jax
@@ -39,6 +42,75 @@ MLP_IN_BIAS = "Dense_0_bias"
 QKV_KERNEL, OUT_KERNEL, OUT_BIAS = "qkv_kernel", "out_kernel", "out_bias"
 MLP_IN_KERNEL = "Dense_0_kernel"
 MLP_OUT_KERNEL, MLP_OUT_BIAS = "Dense_1_kernel", "Dense_1_bias"
+
+
+# Implementation choices of the MoNE encoder (`layers.MoneEncoder`).
+# kernel: "xla" (one XLA product per expert group and projection) or
+#   "pallas" (one `kernels.nested_matmul` launch per projection for all
+#   groups, over the full-width expert-sorted residual stream).
+KERNELS = ("xla", "pallas")
+# attention_impl: "all_tokens" (queries of all groups in one score/softmax/
+#   weighted-sum call), "per_query_group" (one call per query group against
+#   the keys and values of all tokens), "dot_product_attention"
+#   (`jax.nn.dot_product_attention` over all tokens; attention dropout in
+#   training falls back to "all_tokens").
+ATTENTION_IMPLS = ("all_tokens", "per_query_group", "dot_product_attention")
+
+# Defaults per backend and path (params: training; prepared: inference path):
+# (attention_impl, fuse_qkv, merge_small_groups). merge_small_groups: expert
+# groups with fewer rows (batch x tokens) are computed at the width of the
+# next wider group; 0 merges none.
+# CPU, params path: one Q/K/V product per group and attention per query group
+#   both made the ViT-B/16 training step slower (docs/speed.md).
+# CPU, prepared path: ViT-B/16, 224 px, batch 8, float32, min of 3 reps
+#   timed round-robin on 2 CPU cores shared with other jobs (load ~13, so
+#   Big Vision's dense ViT took 7912 ms against 1861 ms in docs/speed.md).
+#   ms at e_c 0.3 / 0.4 / 0.6: today's choices 3176 / 3606 / 5620;
+#   all_tokens 3609 / 3828 / 5420; dot_product_attention 3722 / 4020 / 4888;
+#   fuse_qkv off 3102 / 4504 / 5846; merge_small_groups=320 3510 / 4297 /
+#   6344. No choice wins beyond the noise at every e_c: today's stay.
+# GPU and TPU: today's choices, unmeasured; the device script times every
+#   choice when an accelerator is at hand.
+_DEFAULTS = {
+    ("cpu", "params"): ("all_tokens", False, 0),
+    ("cpu", "prepared"): ("per_query_group", True, 0),
+    ("gpu", "params"): ("all_tokens", False, 0),
+    ("gpu", "prepared"): ("per_query_group", True, 0),
+    ("tpu", "params"): ("all_tokens", False, 0),
+    ("tpu", "prepared"): ("per_query_group", True, 0),
+}
+
+
+def default_choices(backend, batch, prepared=False):
+  """The implementation choices of the MoNE encoder on `backend`.
+
+  Args:
+    backend: `jax.default_backend()` ("cpu", "gpu", "cuda", "rocm", "tpu").
+    batch: examples per call (the table may depend on it).
+    prepared: the inference path (variables of `prepare_inference`).
+
+  Returns:
+    {"attention_impl": ..., "fuse_qkv": ..., "merge_small_groups": ...}.
+  """
+  del batch  # No measured choice depends on it yet.
+  backend = {"cuda": "gpu", "rocm": "gpu"}.get(backend, backend)
+  key = (backend if backend in ("gpu", "tpu") else "cpu",
+         "prepared" if prepared else "params")
+  impl, fuse, merge = _DEFAULTS[key]
+  return dict(attention_impl=impl, fuse_qkv=fuse, merge_small_groups=merge)
+
+
+def check_choices(kernel, attention_impl, merge_small_groups):
+  """Raises ValueError naming a bad choice and the allowed ones."""
+  if kernel not in KERNELS:
+    raise ValueError(f"kernel={kernel!r} is unknown; allowed: "
+                     f"{', '.join(map(repr, KERNELS))}.")
+  if attention_impl not in ATTENTION_IMPLS:
+    raise ValueError(f"attention_impl={attention_impl!r} is unknown; "
+                     f"allowed: {', '.join(map(repr, ATTENTION_IMPLS))}.")
+  if merge_small_groups < 0:
+    raise ValueError(f"merge_small_groups={merge_small_groups} is not "
+                     "allowed; allowed: rows >= 0 (0: merge none).")
 
 
 def expert_key(base, d):

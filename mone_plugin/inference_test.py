@@ -122,5 +122,22 @@ class PrepareInferenceTest(absltest.TestCase):
       inference.prepare_inference({"head": {"kernel": np.zeros((2, 2))}})
 
 
+class DefaultChoicesTest(parameterized.TestCase):
+
+  @parameterized.parameters("cpu", "cuda", "rocm", "gpu", "tpu", "METAL")
+  def test_every_backend_gets_valid_choices(self, backend):
+    for prepared in (False, True):
+      c = inference.default_choices(backend, 8, prepared=prepared)
+      self.assertEqual(set(c), {"attention_impl", "fuse_qkv",
+                                "merge_small_groups"})
+      inference.check_choices("xla", c["attention_impl"],
+                              c["merge_small_groups"])
+
+  def test_bad_kernel_names_the_allowed_ones(self):
+    with self.assertRaisesRegex(ValueError,
+                                r"kernel='cuda'.*allowed: 'xla', 'pallas'"):
+      inference.check_choices("cuda", "all_tokens", 0)
+
+
 if __name__ == "__main__":
   absltest.main()

@@ -614,5 +614,22 @@ class RematPolicyTest(parameterized.TestCase):
       _init(model.clone(remat_policy="dots_savable"), x)
 
 
+class GroupLayoutsTest(absltest.TestCase):
+
+  def test_merges_small_groups_into_the_next_wider(self):
+    sizes, dims = (6, 0, 3, 5), (8, 16, 32, 64)
+    self.assertEqual(layers.group_layouts(sizes, dims, 2),
+                     (((6, 8),), ((3, 32),), ((5, 64),)))
+    # 2 x 3 rows < 7: the width-32 expert joins the width-64 group; the
+    # width-8 one (12 rows) stays.
+    self.assertEqual(layers.group_layouts(sizes, dims, 2, 7),
+                     (((6, 8),), ((3, 32), (5, 64))))
+    # Chained: everything below 13 rows joins the widest group.
+    self.assertEqual(layers.group_layouts(sizes, dims, 2, 13),
+                     (((6, 8), (3, 32), (5, 64)),))
+    self.assertEqual(layers.group_layouts(sizes, dims, 2, kernel="pallas"),
+                     (((6, 8), (3, 32), (5, 64)),))
+
+
 if __name__ == "__main__":
   absltest.main()

@@ -110,6 +110,13 @@ class _Model(nn.Module):
   # A MoD model has no nested experts: it runs with e_c=None only.
   mod_capacity: Optional[float] = None
   mod_every: int = 2
+  # Implementation choices, the same model within float rounding
+  # (`layers.MoneEncoder`): kernel "xla" or "pallas" (the nested Pallas
+  # kernel, GPU/TPU); None takes `inference.default_choices`.
+  kernel: str = "xla"
+  attention_impl: Optional[str] = None
+  fuse_qkv: Optional[bool] = None
+  merge_small_groups: Optional[int] = None
 
   def capacities(self, e_c):
     """Static capacities of a budget: an e_c, E capacities or None (dense).
@@ -169,6 +176,9 @@ class _Model(nn.Module):
             f"e_c={e_c!r}: a Mixture-of-Depths model (mod_capacity="
             f"{self.mod_capacity}) has no nested experts; run it with "
             "e_c=None.")
+      if self.kernel != "xla":
+        raise ValueError(f"kernel={self.kernel!r}: a Mixture-of-Depths model "
+                         "has no nested projections; allowed: 'xla'.")
       x, enc = mod.MoDEncoder(
           depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
           dropout=self.dropout, capacity=self.mod_capacity,
@@ -187,7 +197,9 @@ class _Model(nn.Module):
           remat_policy=self.remat_policy, dtype_mm=self.dtype_mm,
           attention_dropout=self.attention_dropout,
           droplayer_rate=self.droplayer,
-          droplayer_rescale=self.droplayer_rescale,
+          droplayer_rescale=self.droplayer_rescale, kernel=self.kernel,
+          attention_impl=self.attention_impl, fuse_qkv=self.fuse_qkv,
+          merge_small_groups=self.merge_small_groups,
           name="Transformer")(x, capacities=capacities,
                               deterministic=not train,
                               num_prefix_tokens=prefix)

@@ -19,6 +19,7 @@ import functools
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
+from jax import export
 import jax.numpy as jnp
 import numpy as np
 
@@ -406,6 +407,110 @@ class ErrorsTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, r"width=36.*not divisible.*8"):
       jax.eval_shape(functools.partial(model.init, jax.random.PRNGKey(0)),
                      _images())
+
+
+def _max_abs_diff_ratio(got, want):
+  """Largest |got - want| over the tree, relative to the largest |want|."""
+  diff = max(float(np.max(np.abs(np.asarray(g) - np.asarray(w))))
+             for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)))
+  return diff / max(float(np.max(np.abs(np.asarray(w))))
+                    for w in jax.tree.leaves(want))
+
+
+class ImplementationChoicesTest(parameterized.TestCase):
+  """Every implementation choice computes the reference model."""
+
+  @parameterized.parameters(
+      dict(attention_impl="all_tokens"),
+      dict(attention_impl="per_query_group"),
+      dict(attention_impl="dot_product_attention"),
+      dict(fuse_qkv=True),
+      dict(fuse_qkv=False),
+      # 2 x 16 tokens: e_c 0.4 has 2 x (4, 4, 4, 4) rows, all merged at 64.
+      dict(merge_small_groups=9),
+      dict(merge_small_groups=1000, fuse_qkv=True),
+  )
+  def test_equals_reference_on_both_paths(self, **choices):
+    model = _model("tok")
+    params = _random_params(model, seed=3)
+    params["Transformer"]["alpha"] = jnp.float32(0.3)
+    want = _apply(model, params, IMAGES, 0.4)
+    chosen = model.clone(**choices)
+    for variables in ({"params": params},
+                      inference.prepare_inference(params)):
+      got = jax.jit(lambda v, x: chosen.apply(v, x, e_c=0.4))(variables,
+                                                              IMAGES)
+      np.testing.assert_allclose(got[0], want[0], atol=2e-6, rtol=0)
+      np.testing.assert_allclose(got[1]["pre_logits"], want[1]["pre_logits"],
+                                 atol=2e-6, rtol=0)
+
+  def test_gradients_with_choices(self):
+    model = _model("gap")
+    params = _random_params(model, seed=4)
+    grads = [jax.jit(jax.grad(lambda p, m=m: jnp.sum(m.apply(
+        {"params": p}, IMAGES, e_c=0.3)[0] ** 2)))(params) for m in (
+            model, model.clone(attention_impl="dot_product_attention",
+                               fuse_qkv=True, merge_small_groups=1000))]
+    self.assertLess(_max_abs_diff_ratio(*grads), 1e-5)
+
+  @parameterized.parameters(
+      (dict(kernel="triton"), r"kernel='triton'.*allowed: 'xla', 'pallas'"),
+      (dict(attention_impl="flash"),
+       r"attention_impl='flash'.*allowed: 'all_tokens'"),
+      (dict(merge_small_groups=-1), r"merge_small_groups=-1"))
+  def test_bad_choice_names_the_allowed_ones(self, choice, msg):
+    model = _model("gap", **choice)
+    with self.assertRaisesRegex(ValueError, msg):
+      jax.eval_shape(functools.partial(model.init, jax.random.PRNGKey(0)),
+                     IMAGES)
+
+
+class PallasKernelTest(parameterized.TestCase):
+  """kernel="pallas" (interpret mode on the CPU) is the XLA model."""
+
+  def test_forward_and_gradients_equal_xla(self):
+    model = _model("tok")
+    params = _random_params(model, seed=5)
+    params["Transformer"]["alpha"] = jnp.float32(0.3)
+    pallas = model.clone(kernel="pallas")
+
+    def loss(m, p):
+      logits, out = m.apply({"params": p}, IMAGES, e_c=0.4)
+      return jnp.sum(logits ** 2), (logits, out["pre_logits"])
+    (_, want), want_g = jax.jit(jax.value_and_grad(
+        functools.partial(loss, model), has_aux=True))(params)
+    (_, got), got_g = jax.jit(jax.value_and_grad(
+        functools.partial(loss, pallas), has_aux=True))(params)
+    for g, w in zip(got, want):
+      np.testing.assert_allclose(g, w, atol=2e-6, rtol=0)
+    self.assertLess(_max_abs_diff_ratio(got_g, want_g), 1e-5)
+    # The inference path reads its prepared kernels at full width.
+    variables = inference.prepare_inference(params)
+    got = jax.jit(lambda v, x: pallas.apply(v, x, e_c=0.4))(variables,
+                                                             IMAGES)
+    np.testing.assert_allclose(got[0], want[0], atol=2e-6, rtol=0)
+
+  @parameterized.parameters("cuda", "tpu")
+  def test_lowers_for_accelerators(self, platform):
+    model = _model("gap", kernel="pallas")
+    params = jax.eval_shape(
+        functools.partial(model.init, jax.random.PRNGKey(0)), IMAGES)
+    target = {"cuda": "__gpu$xla.gpu.triton", "tpu": "tpu_custom_call"}
+    checks = ([export.DisabledSafetyCheck.custom_call(target["cuda"])]
+              if platform == "cuda" else [])
+    exported = export.export(
+        jax.jit(lambda p, x: model.apply(p, x, e_c=0.4)[0]),
+        platforms=[platform], disabled_checks=checks)(
+            params, jax.ShapeDtypeStruct(IMAGES.shape, jnp.float32))
+    # Four nested projections per block, two blocks.
+    self.assertEqual(
+        exported.mlir_module().count(f"custom_call @{target[platform]}"), 8)
+
+  def test_mixture_of_depths_has_no_pallas_kernel(self):
+    model = vit.Model(**TINY, mod_capacity=0.5, e_c=None, kernel="pallas")
+    with self.assertRaisesRegex(ValueError, r"kernel='pallas'.*'xla'"):
+      jax.eval_shape(functools.partial(model.init, jax.random.PRNGKey(0)),
+                     IMAGES)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ class Transformer(nn.Module):
   dtype_mm: str = "float32"
   attention_dropout: float = 0.0
   droplayer_rate: float = 0.0
+  kernel: str = "xla"
 
   def setup(self):
     self.posembed_input = _PositionEmbedding()
@@ -88,7 +89,7 @@ class Transformer(nn.Module):
         dropout=self.dropout, num_experts=self.num_experts,
         router_type=self.router_type, dtype_mm=self.dtype_mm,
         attention_dropout=self.attention_dropout,
-        droplayer_rate=self.droplayer_rate)
+        droplayer_rate=self.droplayer_rate, kernel=self.kernel)
     nn.share_scope(self, self.encoder)
     self.drop = nn.Dropout(rate=self.dropout)
 
@@ -143,6 +144,7 @@ class SpaceTimeViViT(nn.Module):
   e_c: Optional[float] = 1.0  # None: the dense ViViT path.
   capacity_method: str = "mone"
   router_type: str = "learned"
+  kernel: str = "xla"  # Or "pallas": see `layers.MoneEncoder`.
 
   def capacities(self, e_c):
     if e_c is None:
@@ -219,7 +221,8 @@ class SpaceTimeViViT(nn.Module):
           dropout=self.dropout_rate, num_experts=self.num_experts,
           router_type=self.router_type, dtype_mm=self.dtype_mm, name=name,
           attention_dropout=self.attention_dropout_rate,
-          droplayer_rate=self.stochastic_droplayer_rate, **kw)(x, capacities=capacities, deterministic=not train,
+          droplayer_rate=self.stochastic_droplayer_rate, kernel=self.kernel,
+          **kw)(x, capacities=capacities, deterministic=not train,
                 num_prefix_tokens=prefix)
       return self._pool(x), enc
 

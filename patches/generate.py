@@ -25,10 +25,11 @@ following the imports) and the local data sets (`mone_plugin/data/`), with
 module names, imports and paths rewritten to their place upstream:
 
   Big Vision  core -> big_vision/models/proj/mone/ (mone_plugin/vit.py is
-              mone_vit.py there), trainer -> big_vision/trainers/proj/mone/,
+              mone_vit.py there; kernels/ a subpackage), trainer -> big_vision/trainers/proj/mone/,
               configs -> big_vision/configs/proj/mone/, data ->
               big_vision/datasets/mone/, plus three fixes of Big Vision itself.
-  Scenic      core and projects/mone/ -> scenic/projects/mone/, data ->
+  Scenic      core and projects/mone/ -> scenic/projects/mone/ (kernels/ a
+              subpackage), data ->
               scenic/projects/mone/data/.
 
 Dropped on the way (they only make sense in this repo): lines ending in
@@ -62,6 +63,9 @@ sys.path[:] = [REPO] + [p for p in sys.path if p != REPO and os.path.abspath(
 from mone_plugin import frameworks  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 DATA = ("mone_plugin.data.prepare",)  # Carried with what it imports.
+# Core subpackages whose modules a carried module may import: data goes to
+# the series' `data_package`, kernels to `<core_package>.kernels`.
+_SUBPACKAGES = ("mone_plugin.data.", "mone_plugin.kernels.")
 _GIT_ENV = {
     "GIT_AUTHOR_NAME": "The MoNE Plugin Authors",
     "GIT_AUTHOR_EMAIL": "mone-plugin@users.noreply.github.com",
@@ -155,7 +159,7 @@ def module_map(series):
     for dep in sorted(plugin_imports(files.pop())):
       if dep in mapping:
         continue
-      if dep.count(".") != 1 and not dep.startswith("mone_plugin.data.") or (
+      if dep.count(".") != 1 and not dep.startswith(_SUBPACKAGES) or (
           dep == "mone_plugin.big_vision"):
         raise ValueError(f"{dep} is imported by a carried module but has no "
                          f"place in the {series.name} series.")
@@ -167,6 +171,8 @@ def module_map(series):
 def _upstream(series, module):
   if module.startswith("mone_plugin.data."):
     return f"{series.data_package}.{module.rsplit('.', 1)[1]}"
+  if module.startswith("mone_plugin.kernels."):
+    return f"{series.core_package}.kernels.{module.rsplit('.', 1)[1]}"
   return series.core_renames.get(
       module, f"{series.core_package}.{module.rsplit('.', 1)[1]}")
 
@@ -177,6 +183,7 @@ def _names(series, mapping):
   names.update({k.replace(".", "/") + ".py": v.replace(".", "/") + ".py"
                 for k, v in mapping.items()})
   names["mone_plugin.data"] = series.data_package
+  names["mone_plugin.kernels"] = f"{series.core_package}.kernels"
   # The repo's Makefile is not upstream: its data target is this module there.
   names["`make data`"] = f"`python -m {series.data_package}.prepare`"
   names.update(series.paths)
@@ -260,6 +267,9 @@ def _carried_files(series, mapping):
                   for p, t in _project_files(series).items()})
   sources[os.path.join(REPO, "mone_plugin", "data", "__init__.py")] = (
       series.data_package.replace(".", "/") + "/__init__.py")
+  if any(m.startswith("mone_plugin.kernels.") for m in mapping):
+    sources[os.path.join(REPO, "mone_plugin", "kernels", "__init__.py")] = (
+        series.core_package.replace(".", "/") + "/kernels/__init__.py")
   for src, dst in sorted(sources.items()):
     if dst in files:
       raise ValueError(f"Two files go to {dst} in the {series.name} series.")
@@ -470,12 +480,13 @@ SERIES = {
             ("MoNE: nested experts, Expert Preferred Routing, MoNE ViT and "
              "ViViT\n\nThe core of Mixture of Nested Experts (Jain et al. "
              "2024): capacity\ndistributions, Expert Preferred Routing, nested "
-             "attention and MLP,\nthe MoNE encoder, the MoNE ViT and ViViT "
+             "attention and MLP,\na nested grouped-matmul Pallas kernel, the MoNE encoder, the MoNE ViT and ViViT "
              "factorised encoder, the\nanalytic GFLOPs, the budget vocabulary "
              "and the routing maps.",
-             lambda p: p.count("/") == 3 and not p.endswith("__init__.py")
-             and os.path.exists(os.path.join(REPO, "mone_plugin",
-                                             os.path.basename(p)))),
+             lambda p: p.startswith("scenic/projects/mone/kernels/") or (
+                 p.count("/") == 3 and not p.endswith("__init__.py")
+                 and os.path.exists(os.path.join(REPO, "mone_plugin",
+                                                 os.path.basename(p))))),
             ("MoNE project: models, nested and MoNE trainers, configs, local "
              "data\n\nScenic models over the MoNE encoders, nested joint "
              "pretraining, MoNE\ntraining with init_from (ViViT inflation), "

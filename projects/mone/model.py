@@ -71,7 +71,7 @@ def e_c_kwargs(budget) -> dict:
 _VIT_FIELDS = ('variant', 'patch_size', 'width', 'depth', 'mlp_dim',
                'num_heads', 'posemb', 'rep_size', 'dropout', 'pool_type',
                'head_zeroinit', 'dtype_mm', 'num_experts', 'e_c',
-               'capacity_method', 'router_type')
+               'capacity_method', 'router_type', 'kernel')
 
 
 # The budget vocabulary is the core's (`mone_plugin/budgets.py`), shared with
@@ -110,7 +110,9 @@ SCENIC_VIT_FIELDS = ('hidden_size', 'num_layers', 'mlp_dim', 'num_heads',
                      'dropout_rate', 'attention_dropout_rate',
                      'stochastic_depth', 'positional_embedding',
                      'data_dtype_str')
-_MONE_FIELDS = ('num_experts', 'e_c', 'capacity_method', 'router_type')
+# kernel: 'xla' or 'pallas' (`mone_plugin.layers.MoneEncoder`).
+_MONE_FIELDS = ('num_experts', 'e_c', 'capacity_method', 'router_type',
+                'kernel')
 # Scenic classifier -> the pooling of the core ViT (and of its FLOP count).
 SCENIC_CLASSIFIERS = {'token': 'tok', '0': '0', 'gap': 'gap', 'gmp': 'gap',
                       'gsp': 'gap', 'map': 'map', 'none': 'none'}
@@ -136,6 +138,7 @@ class ScenicEncoder(nn.Module):
   num_experts: int = 4
   router_type: str = 'learned'
   dtype_mm: str = 'float32'
+  kernel: str = 'xla'
 
   def setup(self):
     if self.positional_embedding == 'learned_1d':
@@ -152,7 +155,7 @@ class ScenicEncoder(nn.Module):
         dropout=self.dropout, attention_dropout=self.attention_dropout,
         droplayer_rate=self.droplayer, droplayer_rescale=True,
         num_experts=self.num_experts, router_type=self.router_type,
-        dtype_mm=self.dtype_mm)
+        dtype_mm=self.dtype_mm, kernel=self.kernel)
     nn.share_scope(self, self.encoder)
 
   def _add_posemb(self, x, num_prefix_tokens):
@@ -215,7 +218,7 @@ class MoneScenicViT(vit._Model):  # pylint: disable=protected-access
         positional_embedding=self.positional_embedding, dropout=self.dropout,
         attention_dropout=self.attention_dropout, droplayer=self.droplayer,
         num_experts=self.num_experts, router_type=self.router_type,
-        dtype_mm=self.dtype_mm, name='Transformer')(
+        dtype_mm=self.dtype_mm, kernel=self.kernel, name='Transformer')(
             x, capacities=out['capacities'], deterministic=not train,
             num_prefix_tokens=prefix)
     out.update(enc)

@@ -162,7 +162,8 @@ class MoneViViTClassificationModel(classification_model.ClassificationModel):
         num_experts=m.get('num_experts', 4),
         e_c=mone.get('e_c', 1.0),
         capacity_method=m.get('capacity_method', 'mone'),
-        router_type=m.get('router_type', 'learned'))
+        router_type=m.get('router_type', 'learned'),
+        kernel=m.get('kernel', 'xla'))
     module._check_config()  # pylint: disable=protected-access
     module = mone_model.at_gflops(module, self.config.get('mone'),
                                   mone_model.example_shape(
