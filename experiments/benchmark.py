@@ -16,6 +16,7 @@ r"""Wall-clock benchmark: MoNE ViT against the dense ViT in the same run.
   python -m experiments.benchmark            # ViT-B/16, 224 px, batch 8
   python -m experiments.benchmark --variant=S/16 --batch=32 --json=out.json
   python -m experiments.benchmark --model=vivit  # ViViT-FE-B/16x2, 32 frames
+  python -m experiments.benchmark --dtype=float32,bfloat16  # one table each
 
 Prints, for the current JAX backend, the dense forward time, MoNE's forward
 time at each e_c, the FLOP ratio (dense / MoNE, analytic, one multiply-add =
@@ -29,7 +30,9 @@ and of the dense model, with the same dense reference (the params path, Big
 Vision's ViT computation). --model=vivit times the ViViT factorised
 encoder (Scenic's `SpaceTimeViViT` layout: a routed spatial transformer per
 frame, a dense temporal transformer of 4 layers; 32 frames, tubelets 16x16x2;
-forward only). Configurations are timed round-robin so
+forward only). --dtype sets the models' matmul dtype (`dtype_mm`, Big
+Vision's ViT included; parameters stay float32, the inference path's
+kernels are cast once). Configurations are timed round-robin so
 that background load hits them alike; the minimum over repetitions is kept.
 """
 
@@ -67,6 +70,9 @@ _E_C = flags.DEFINE_list("e_c", ["0.2", "0.3", "0.4", "0.6"],
 _REPS = flags.DEFINE_integer("reps", 5, "Timed repetitions per config.")
 _TRAIN = flags.DEFINE_bool("train", True, "Also time training steps.")
 _JSON = flags.DEFINE_string("json", None, "Write the results here as JSON.")
+_DTYPE = flags.DEFINE_list(
+    "dtype", ["float32"], "Matmul dtypes (`dtype_mm`) to time, one table "
+    "each: float32, bfloat16.")
 # Of the four policies, the one with which Big Vision's own ViT-B/16 trains
 # fastest on 2 CPU cores (5.3-5.6 s a step, against 6.0 s for
 # everything_saveable and 6.3 s for nothing_saveable): it keeps the
@@ -105,7 +111,8 @@ def _time_round_robin(fns, args, reps):
 
 
 def _time_forward_and_routing(model, params, x, budgets, tokens, router,
-                              reps, inference_opt=False, reference=None):
+                              reps, inference_opt=False, reference=None,
+                              inference_dtype=None):
   """Compiles and times the forward per budget, and router + EPR alone.
 
   Args:
@@ -118,6 +125,8 @@ def _time_forward_and_routing(model, params, x, budgets, tokens, router,
     reps: timed repetitions.
     inference_opt: also time the inference path, keys ("opt", e_c).
     reference: another forward f(x) to time beside them, key "reference".
+    inference_dtype: the inference path's kernels are cast to it once
+      (`inference.prepare_inference`); None keeps float32.
 
   Returns:
     ({e_c: compiled forward}, {e_c: min ms}, router + EPR min ms at the
@@ -139,7 +148,8 @@ def _time_forward_and_routing(model, params, x, budgets, tokens, router,
   fwds = {b: fwd(b) for b in budgets}
   if inference_opt:
     # Sliced once, outside the timed function, as at load or export time.
-    opt = jax.block_until_ready(inference.prepare_inference(params["params"]))
+    opt = jax.block_until_ready(inference.prepare_inference(
+        params["params"], dtype=inference_dtype))
     # Each compiled forward takes its own variables: wrap them in.
     fns = {b: functools.partial(f, params) for b, f in fwds.items()}
     fns.update({("opt", b): functools.partial(fwd(b, opt), opt)
@@ -199,14 +209,19 @@ def time_onnx(model, params, image_shape, batch, budgets, reps):
   return {b: 1e3 * min(v) for b, v in times.items()}
 
 
-def _big_vision_forward(variant, params, x):
+def _mm_dtype(dtype):
+  """The inference path's kernel dtype for a `dtype_mm` (None: float32)."""
+  return None if jnp.dtype(dtype) == jnp.float32 else dtype
+
+
+def _big_vision_forward(variant, params, x, **model_kw):
   """Big Vision's own dense ViT on the same weights, f(x), or None."""
   if not frameworks.available("big_vision"):
     logging.info("Big Vision not found: its dense ViT is not timed.")
     return None
   frameworks.ensure("big_vision")
   import big_vision.models.vit as bv_vit  # pylint: disable=g-import-not-at-top
-  model = bv_vit.Model(1000, variant=variant)
+  model = bv_vit.Model(1000, variant=variant, **model_kw)
   enc = {k: v for k, v in params["params"]["Transformer"].items()
          if k not in ("router", "alpha")}
   bv_params = {"params": {**params["params"], "Transformer": enc}}
@@ -255,14 +270,15 @@ def _train_step(model, params, labels, tx, **apply_kw):
 
 def run(variant, image_size, batch, e_cs, reps, train=True,
         saved_model=False, inference_opt=False,
-        remat_policy="dots_with_no_batch_dims_saveable"):
+        remat_policy="dots_with_no_batch_dims_saveable", dtype="float32"):
   """Times dense and MoNE ViT; returns a list of result rows."""
-  model = vit.Model(1000, variant=variant, e_c=None)
+  model = vit.Model(1000, variant=variant, e_c=None, dtype_mm=dtype)
   x = jax.random.normal(jax.random.PRNGKey(0), (batch, image_size,
                                                  image_size, 3))
   params = jax.jit(model.init)(jax.random.PRNGKey(1), x)
   # Big Vision's ViT beside our dense path (the reference of the ratios).
-  reference = _big_vision_forward(variant, params, x) if inference_opt else None
+  reference = (_big_vision_forward(variant, params, x, dtype_mm=dtype)
+               if inference_opt else None)
   cfg = dict(image_size=image_size, patch_size=model.patch_size[0],
              width=model.width, depth=model.depth, mlp_dim=model.mlp_dim,
              num_heads=model.num_heads, num_classes=1000)
@@ -280,7 +296,7 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
                       model.width))
   fwds, fwd_ms, epr_ms = _time_forward_and_routing(
       model, params, x, budgets, tokens, "Transformer", reps, inference_opt,
-      reference)
+      reference, _mm_dtype(dtype))
   step_ms = {}
   if train:
     steps = {b: _train_step(train_model, train_params, labels, tx, e_c=b)
@@ -288,7 +304,7 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
     if inference_opt:  # Big Vision's ViT, the same scan and remat as ours.
       ref = _big_vision_train_step(
           variant, train_params, x, labels, tx, scan=True,
-          remat_policy=remat_policy)
+          remat_policy=remat_policy, dtype_mm=dtype)
       if ref is not None:
         steps["reference"] = ref
     step_ms = _time_round_robin(steps, (x,), max(2, reps // 2))
@@ -306,6 +322,10 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
     for r in rows:
       r["train_efficiency_vs_big_vision"] = (
           bv_ms / r["train_ms"] / r["flop_ratio"])
+  if saved_model and _mm_dtype(dtype) is not None:
+    logging.info("dtype %s: the exported formats are timed in float32 only.",
+                 dtype)
+    saved_model = False
   if saved_model:
     tf_ms = time_saved_model(model, params["params"], x.shape[1:], batch,
                              budgets, reps)
@@ -321,7 +341,7 @@ def run(variant, image_size, batch, e_cs, reps, train=True,
 
 
 def run_vivit(variant, image_size, num_frames, batch, e_cs, reps,
-              inference_opt=False):
+              inference_opt=False, dtype="float32"):
   """Times the dense and MoNE ViViT-FE forward; returns (rows, epr_ms)."""
   cfg = vit.decode_variant(variant)
   patch = cfg["patch_size"][0]
@@ -331,7 +351,8 @@ def run_vivit(variant, image_size, num_frames, batch, e_cs, reps,
             temporal_num_layers=max(1, cfg["depth"] // 3),
             temporal_num_heads=cfg["num_heads"], hidden_size=cfg["width"],
             patches={"size": (patch, patch, 2)})
-  model = vivit.SpaceTimeViViT(num_classes=400, e_c=None, **kw)
+  model = vivit.SpaceTimeViViT(num_classes=400, e_c=None, dtype_mm=dtype,
+                               **kw)
   x = jax.random.normal(jax.random.PRNGKey(0),
                         (batch, num_frames, image_size, image_size, 3))
   params = jax.jit(model.init)(jax.random.PRNGKey(1), x)
@@ -342,7 +363,7 @@ def run_vivit(variant, image_size, num_frames, batch, e_cs, reps,
                       cfg["width"]))
   fwds, fwd_ms, epr_ms = _time_forward_and_routing(
       model, params, x, budgets, tokens, "SpatialTransformer", reps,
-      inference_opt)
+      inference_opt, inference_dtype=_mm_dtype(dtype))
   fcfg = dict(num_frames=num_frames, image_size=image_size,
               patch_size=patch, tubelet_size=2, width=cfg["width"],
               spatial_depth=cfg["depth"],
@@ -422,29 +443,33 @@ def format_table(rows, epr_ms, header):
 def main(argv):
   del argv
   e_cs = [float(e) for e in _E_C.value]
-  if _MODEL.value == "vivit":
-    name = f"ViViT-FE-{_VARIANT.value}x2 {_FRAMES.value} frames"
-    logging.info("Benchmarking %s on %s", name, jax.devices())
-    rows, epr_ms = run_vivit(_VARIANT.value, _IMAGE_SIZE.value, _FRAMES.value,
-                             _BATCH.value, e_cs, _REPS.value,
-                             _INFERENCE_OPT.value)
-  else:
-    name = f"ViT-{_VARIANT.value}"
-    logging.info("Benchmarking %s on %s", name, jax.devices())
-    rows, epr_ms = run(_VARIANT.value, _IMAGE_SIZE.value, _BATCH.value, e_cs,
-                       _REPS.value, _TRAIN.value, _SAVED_MODEL.value,
-                       _INFERENCE_OPT.value, _REMAT.value)
-  header = (f"{name} {_IMAGE_SIZE.value}px batch {_BATCH.value} "
-            f"on {jax.devices()[0].platform} ({len(jax.devices())} device(s), "
-            f"min of {_REPS.value} reps)")
-  if _MODEL.value == "vit" and _TRAIN.value:
-    header += f"; training steps: scanned layers, remat {_REMAT.value}"
-  print(format_table(rows, epr_ms, header))
+  runs = []
+  for dtype in _DTYPE.value:
+    if _MODEL.value == "vivit":
+      name = f"ViViT-FE-{_VARIANT.value}x2 {_FRAMES.value} frames"
+      logging.info("Benchmarking %s (%s) on %s", name, dtype, jax.devices())
+      rows, epr_ms = run_vivit(_VARIANT.value, _IMAGE_SIZE.value,
+                               _FRAMES.value, _BATCH.value, e_cs, _REPS.value,
+                               _INFERENCE_OPT.value, dtype)
+    else:
+      name = f"ViT-{_VARIANT.value}"
+      logging.info("Benchmarking %s (%s) on %s", name, dtype, jax.devices())
+      rows, epr_ms = run(_VARIANT.value, _IMAGE_SIZE.value, _BATCH.value,
+                         e_cs, _REPS.value, _TRAIN.value, _SAVED_MODEL.value,
+                         _INFERENCE_OPT.value, _REMAT.value, dtype)
+    header = (f"{name} {_IMAGE_SIZE.value}px batch {_BATCH.value} "
+              f"on {jax.devices()[0].platform} ({len(jax.devices())} "
+              f"device(s), min of {_REPS.value} reps), matmuls in {dtype}")
+    if _MODEL.value == "vit" and _TRAIN.value:
+      header += f"; training steps: scanned layers, remat {_REMAT.value}"
+    print(format_table(rows, epr_ms, header))
+    runs.append({"header": header, "dtype": dtype, "rows": rows,
+                 "epr_ms": epr_ms})
   if _JSON.value:
     if os.path.dirname(_JSON.value):
       os.makedirs(os.path.dirname(_JSON.value), exist_ok=True)
-    with open(_JSON.value, "w") as f:
-      json.dump({"header": header, "rows": rows, "epr_ms": epr_ms}, f, indent=1)
+    with open(_JSON.value, "w") as f:  # One dtype: the one run, as before.
+      json.dump(runs[0] if len(runs) == 1 else {"runs": runs}, f, indent=1)
 
 
 if __name__ == "__main__":

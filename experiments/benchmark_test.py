@@ -53,6 +53,17 @@ class BenchmarkTest(absltest.TestCase):
     self.assertIn(" 0.30", table)
     self.assertIn("router + EPR", table)
 
+  def test_bfloat16_rows(self):
+    rows, _ = benchmark.run("mu/16", 32, 2, [0.4], reps=1, train=True,
+                            inference_opt=True, dtype="bfloat16")
+    for r in rows:
+      self.assertGreater(r["fwd_ms"], 0)
+      self.assertGreater(r["opt_fwd_ms"], 0)
+      self.assertGreater(r["train_ms"], 0)
+    rows, _ = benchmark.run_vivit("mu/16", 32, 2, 1, [0.4], reps=1,
+                                  inference_opt=True, dtype="bfloat16")
+    self.assertGreater(rows[1]["opt_fwd_ms"], 0)
+
   def test_vivit_rows(self):
     rows, epr_ms = benchmark.run_vivit("mu/16", 32, 4, 1, [0.3], reps=1)
     self.assertEqual([r["e_c"] for r in rows], [None, 0.3])

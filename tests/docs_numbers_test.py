@@ -21,7 +21,8 @@ to contain it, so a page and its source cannot drift apart. `TABLES` does the
 same for whole table rows. Then every measured-looking number of a checked page
 (a percentage, a speedup, milliseconds, GFLOPs, points) must belong to a
 checked quote or row. Fast: JSON and markdown only, plus `capacity` and
-`flops` (numpy and scipy) for docs/method.md.
+`flops` (numpy and scipy) for docs/method.md and `experiments.device_table`
+(no JAX) for the device script's table.
 """
 
 import json
@@ -32,6 +33,7 @@ from typing import Callable, NamedTuple, Sequence
 from absl.testing import absltest
 import numpy as np
 
+from experiments import device_table
 from mone_plugin import capacity
 from mone_plugin import flops
 
@@ -39,6 +41,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS = "docs/results/runs"
 H200_TXT = "docs/results/gpu/h200_make_benchmark.txt"
 H200_B64 = "docs/results/gpu/h200_vit_b16_batch64.json"
+GPU_DIR = "docs/results/gpu"  # The device script's JSONs (and the above).
 
 
 def _read(path):
@@ -289,6 +292,9 @@ TABLES = [
     ("docs/speed.md", f"{RUNS}/benchmark_vit.json",
      lambda: [speed_big_vision_line()]),
     ("docs/gpu_benchmark.md", f"{H200_TXT}, {H200_B64}", gpu_rows),
+    # The generated table of experiments/device_benchmark.py.
+    ("docs/gpu_benchmark.md", f"{GPU_DIR}/*.json (device_benchmark)",
+     lambda: device_table.all_rows(os.path.join(_ROOT, GPU_DIR))),
 ]
 
 # Pages whose every measured-looking number must come from a check above.

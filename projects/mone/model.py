@@ -358,6 +358,14 @@ def vit_module(config, num_classes, input_shape=None):
             cfg, config.get('model_dtype_str', 'float32')))
   else:
     variant = cfg.pop('variant', None)
+    # Scenic's `model_dtype_str` sets the matmul dtype here too, unless the
+    # Big Vision field `dtype_mm` says otherwise (then both must agree).
+    if 'model_dtype_str' in config:
+      dtype = config.model_dtype_str
+      if cfg.setdefault('dtype_mm', dtype) != dtype:
+        raise ValueError(
+            f'config.model.dtype_mm={cfg["dtype_mm"]!r} and '
+            f'config.model_dtype_str={dtype!r} disagree; set one of them.')
     if 'patch_size' in cfg:
       cfg['patch_size'] = tuple(cfg['patch_size'])
     module = MoneViT(num_classes=num_classes, **mone_kw,
