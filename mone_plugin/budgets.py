@@ -54,6 +54,13 @@ adapters:
 
 Renamed keys (`RENAMED`) fail with the new name; `check_config` validates
 all of them before any data or model is built.
+
+`config.model` holds one budget only, the model's own `e_c`; `configured_e_c`
+is the one place that decides it from `config.model.e_c` and
+`config.mone.e_c` (two values that disagree are an error). A framework's
+stock trainer builds the model from `config.model` and nothing else:
+`check_honoured` refuses, before anything is built, each key it cannot
+honour, naming the trainer that can.
 """
 
 import dataclasses
@@ -81,6 +88,21 @@ RENAMED = {
 }
 # The keys that each choose the training e_c (at most one may be set).
 TRAIN_KEYS = ("e_c", "gflops", "train_e_c_grid", "nested")
+# What a trainer that only builds the model at its configured e_c (Big
+# Vision's `big_vision.train`, Scenic's `classification_trainer`) cannot do,
+# per key it refuses.
+NOT_HONOURED = {
+    "gflops": "cannot turn a GFLOPs budget into the model's e_c",
+    "train_e_c_grid": "trains at the model's one configured e_c and cannot "
+                      "draw e_c at every step",
+    "eval_e_c": "evaluates only at the model's configured e_c",
+    "iso_flops": "cannot scale its number of steps",
+    "nested": "cannot sum the losses of the nested models",
+    "num_routing_maps": "draws no routing maps",
+    "routing_maps_steps": "draws no routing maps",
+    "routing_maps_epochs": "draws no routing maps",
+    "routing_maps_percent": "draws no routing maps",
+}
 
 
 def _allowed(num_experts, dense=True):
@@ -303,6 +325,104 @@ def check_config(mone: Optional[Mapping[str, Any]], num_experts=4,
                      "config.mone.iso_flops does not apply to it.")
 
 
+def _same_e_c(a, b):
+  if a is None or b is None:
+    return a is None and b is None
+  try:
+    return math.isclose(float(a), float(b), rel_tol=0, abs_tol=1e-12)
+  except (TypeError, ValueError):
+    return a == b
+
+
+def configured_e_c(model_cfg: Optional[Mapping[str, Any]],
+                   mone: Optional[Mapping[str, Any]],
+                   default: Any = capacity.CONFIGURED):
+  """The e_c of the model: `config.model.e_c` or `config.mone.e_c`.
+
+  The one place that decides it, for every trainer of both frameworks: the
+  model is built at this e_c, and a trainer with budgets of its own
+  (`resolve`) trains at it unless `gflops`, `train_e_c_grid` or `nested`
+  says otherwise.
+
+  Args:
+    model_cfg: `config.model` (None: absent).
+    mone: `config.mone` (None: absent).
+    default: what to return when neither sets `e_c`.
+
+  Returns:
+    The e_c (a float, or None: the dense model), or `default`.
+
+  Raises:
+    ValueError: both set `e_c` and the values differ.
+  """
+  in_model = model_cfg is not None and "e_c" in model_cfg
+  in_mone = mone is not None and "e_c" in mone
+  if in_model and in_mone and not _same_e_c(model_cfg["e_c"], mone["e_c"]):
+    raise ValueError(
+        f"config.model.e_c={model_cfg['e_c']!r} and config.mone.e_c="
+        f"{mone['e_c']!r} disagree: set the model's e_c in one place (or "
+        "both to the same value).")
+  if in_model:
+    value = model_cfg["e_c"]
+  elif in_mone:
+    value = mone["e_c"]
+  else:
+    return default
+  return None if value is None else value
+
+
+def check_model_keys(model_cfg: Optional[Mapping[str, Any]], trainer: str):
+  """Refuses budget keys other than `e_c` in `config.model`.
+
+  Args:
+    model_cfg: `config.model`.
+    trainer: the trainer that honours them in `config.mone` (for the error).
+  """
+  for key in KEYS:
+    if key != "e_c" and model_cfg is not None and key in model_cfg:
+      raise ValueError(
+          f"config.model.{key}={model_cfg[key]!r} is not a model option: "
+          f"the model takes one budget, e_c. Set config.mone.{key} instead "
+          f"and train with {trainer}, which honours it.")
+
+
+def check_honoured(mone: Optional[Mapping[str, Any]],
+                   model_cfg: Optional[Mapping[str, Any]], *, trainer: str,
+                   alternative: str):
+  """Refuses what a trainer that only builds the model cannot honour.
+
+  Such a trainer (Big Vision's `big_vision.train`, Scenic's
+  `classification_trainer`) trains and evaluates the model at its configured
+  e_c (`configured_e_c`) and honours `e_c` alone: every other key of
+  `NOT_HONOURED` that is set (not None, False or 0) is refused, except
+  `eval_e_c` equal to that one e_c.
+
+  Args:
+    mone: `config.mone` (None: absent).
+    model_cfg: `config.model`.
+    trainer: the trainer that runs the config (for the error).
+    alternative: the trainer that honours the keys (for the error).
+
+  Raises:
+    ValueError: naming the first key refused, its value, why, and
+      `alternative`.
+  """
+  check_model_keys(model_cfg, alternative)
+  e_c = configured_e_c(model_cfg, mone, default=1.0)
+  for key, why in NOT_HONOURED.items():
+    value = _get(mone, key)
+    if value is None or value is False or (
+        key == "num_routing_maps" and value == 0):
+      continue
+    if key == "eval_e_c" and isinstance(value, (tuple, list)) and all(
+        _same_e_c(v, e_c) for v in value):
+      continue  # Evaluating at the training e_c is what it does.
+    raise ValueError(
+        f"config.mone.{key}={value!r} is not honoured by {trainer}, which "
+        f"{why}. Train with {alternative}, which honours it, or remove "
+        f"config.mone.{key}.")
+
+
 def flops_config(module, input_shape) -> Tuple[str, dict]:
   """("vit" | "vivit", arguments of `flops.*_gflops`) of a MoNE module.
 
@@ -379,7 +499,7 @@ def resolve(mone: Optional[Mapping[str, Any]], module, input_shape,
   elif _get(mone, "gflops") is not None:
     train = (flops.e_c_for_gflops(mone["gflops"], model=kind, **kw),)
   else:
-    e_c = mone["e_c"] if "e_c" in mone else module.e_c
+    e_c = configured_e_c(None, mone, default=module.e_c)
     e_c = check_e_c(e_c, module.num_experts, module.capacity_method,
                     key="the model's e_c")
     train = (e_c,)
