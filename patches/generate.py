@@ -436,6 +436,8 @@ SERIES = {
                 "big_vision.trainers.proj.mone.trainer_config",
             "mone_plugin.big_vision.evaluate":
                 "big_vision.trainers.proj.mone.evaluate",
+            "mone_plugin.big_vision.stock_train":
+                "big_vision.trainers.proj.mone.stock_train",
         },
         core_package="big_vision.models.proj.mone",
         core_renames={"mone_plugin.vit": "big_vision.models.proj.mone.mone_vit"},
@@ -444,6 +446,8 @@ SERIES = {
             "configs/mone_fashion_mnist.py":
                 "big_vision/configs/proj/mone/fashion_mnist.py",
             "configs/mone_i21k.py": "big_vision/configs/proj/mone/i21k.py",
+            "configs/mone_finetune.py":
+                "big_vision/configs/proj/mone/finetune.py",
             "configs/mone_i1k_ti16.py":
                 "big_vision/configs/proj/mone/i1k_ti16.py",
         },

@@ -159,11 +159,21 @@ class BigVisionCheckpointTest(absltest.TestCase):
     del init
 
   def test_shape_mismatch_names_parameter_and_shapes(self):
-    mone, _, init, cfg = self._mone(num_classes=5)
+    mone, _, init, cfg = self._mone(mlp_dim=128)
     with self.assertRaisesRegex(
-        ValueError, r"does not fit the model: parameter head/bias: \(10,\) "
-        r"in the checkpoint, \(5,\) in the model \(and 1 more\)"):
+        ValueError, r"does not fit the model: parameter Transformer/"
+        r"encoderblock_0/MlpBlock_0/Dense_0/bias: \(64,\) in the checkpoint, "
+        r"\(128,\) in the model \(and 3 more\)"):
       mone.load(init, self.ckpt, cfg)
+
+  def test_head_of_other_classes_named(self):
+    mone, _, init, cfg = self._mone(num_classes=5)
+    with self.assertRaisesRegex(ValueError, r"has a head of 10 classes.*the "
+                                r"model 5.*dont_load=\['head/kernel'"):
+      mone.load(init, self.ckpt, cfg)
+    params = mone.load(init, self.ckpt, cfg,
+                       dont_load=["head/kernel", "head/bias"])
+    self.assertEqual(params["head"]["bias"].shape, (5,))
 
   def test_unknown_parameter_rejected(self):
     mone, _, init, cfg = self._mone(rep_size=16)

@@ -1,0 +1,177 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""MoNE fine-tuned from a ViT that Big Vision's own training wrote.
+
+Big Vision's `big_vision.train` trains its `models/vit.py` for 4 steps on
+local Fashion-MNIST and evaluates it; MoNE starts from that checkpoint
+(`model_init`, the tensorstore `checkpoint.bv` or an AugReg-style `.npz`) at
+e_c 1, through either trainer: its first evaluation, before any step, is the
+dense model's last. A checkpoint that does not fit is refused before
+anything is written.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from absl.testing import absltest
+import numpy as np
+
+from mone_plugin import frameworks
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(REPO, "configs", "mone_fashion_mnist.py")
+HAVE_BV = frameworks.available("big_vision")
+# The Fashion-MNIST config's tiny model, as Big Vision's ViT.
+MODEL = dict(patch_size=(4, 4), width=32, depth=2, mlp_dim=64, num_heads=2,
+             pool_type="gap", posemb="learn")
+TINY = ("runlocal,width=32,depth=2,heads=2,mlp=64,batch=16,steps=1,"
+        "deterministic,e_c=1.0")
+PP = ('decode(channels=1)|resize(32)|value_range(-1, 1)'
+      '|onehot(10, key="label", key_result="labels")|keep("image", "labels")')
+BV_CONFIG = '''
+import ml_collections as mlc
+
+
+def get_config():
+  c = mlc.ConfigDict()
+  c.seed = 0
+  c.total_steps = 4
+  c.num_classes = 10
+  c.loss = "softmax_xent"
+  c.input = dict(
+      data=dict(name="fashion_mnist_local", split="train[:512]",
+                data_dir={data_dir!r}),
+      batch_size=16, shuffle_buffer_size=64, pp={pp!r})
+  c.pp_modules = ["ops_general", "ops_image"]
+  c.log_training_steps = 1
+  c.ckpt_steps = 4
+  c.model_name = "vit"
+  c.model = {model!r}
+  c.optax_name = "scale_by_adam"
+  c.lr = 0.01
+  c.wd = 1e-4
+  c.schedule = dict(warmup_steps=1, decay_type="cosine")
+  c.evals = dict(test=dict(
+      type="classification", pp_fn={pp!r}, loss_name="softmax_xent",
+      data=dict(name="fashion_mnist_local", split="test[:64]",
+                data_dir={data_dir!r}), log_steps=4, skip_first=True))
+  return c
+'''
+
+
+def run(module, workdir, config):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  env["PYTHONPATH"] = os.pathsep.join(
+      p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+  result = subprocess.run(
+      [sys.executable, "-m", module, f"--config={config}",
+       f"--workdir={workdir}"], env=env, cwd=REPO, capture_output=True,
+      text=True, timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-5000:]
+  with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
+    return [json.loads(line) for line in f]
+
+
+def load_config(arg):
+  import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location("fmnist_config", CONFIG)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+class FineTuneTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
+    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
+    data_dir = prepare.ensure_prepared("fashion_mnist_local")
+    cls.tmp = tempfile.TemporaryDirectory()
+    config = os.path.join(cls.tmp.name, "bv_vit_config.py")
+    with open(config, "w") as f:
+      f.write(BV_CONFIG.format(data_dir=data_dir, pp=PP, model=MODEL))
+    # Big Vision's own train.py and models/vit.py.
+    dense = run("mone_plugin.big_vision.stock_train",
+                os.path.join(cls.tmp.name, "bv_vit"), config)
+    cls.dense = [m for m in dense if "test/loss" in m][-1]
+    cls.ckpt = os.path.join(cls.tmp.name, "bv_vit", "checkpoint.bv")
+    # As AugReg publishes its ViTs: one .npz of the parameters.
+    import big_vision.utils as u  # pylint: disable=g-import-not-at-top
+    cls.npz = os.path.join(cls.tmp.name, "bv_vit.npz")
+    np.savez(cls.npz, **dict(u.tree_flatten_with_names(
+        u.load_params(cls.ckpt))[0]))
+
+  @classmethod
+  def tearDownClass(cls):
+    cls.tmp.cleanup()
+    super().tearDownClass()
+
+  def test_first_evaluation_is_the_dense_model_s(self):
+    self.assertEqual(self.dense["step"], 4)
+    for module, arg, key in (
+        ("mone_plugin.big_vision.train", f"init={self.ckpt}", "test_ec1"),
+        ("mone_plugin.big_vision.stock_train", f"stock,init={self.npz}",
+         "test")):
+      with self.subTest(module):
+        workdir = os.path.join(self.tmp.name, module.rsplit(".", 1)[-1])
+        ms = run(module, workdir, f"{CONFIG}:{TINY},{arg},keep_head")
+        first = [m for m in ms if f"{key}/loss" in m][0]
+        self.assertEqual(first["step"], 0)
+        self.assertAlmostEqual(first[f"{key}/loss"], self.dense["test/loss"],
+                               places=5)
+        self.assertEqual(first[f"{key}/prec@1"], self.dense["test/prec@1"])
+
+  def _refused(self, config, pattern):
+    from mone_plugin.big_vision import train  # pylint: disable=g-import-not-at-top
+    workdir = os.path.join(self.tmp.name, "refused")
+    with self.assertRaisesRegex(ValueError, pattern):
+      train.train_and_evaluate(config, workdir)
+    self.assertFalse(os.path.exists(workdir))  # Nothing written.
+
+  def test_checkpoint_of_another_shape_refused_before_writing(self):
+    self._refused(
+        load_config(f"{TINY},init={self.ckpt},mlp=128"),
+        r"does not fit the model: parameter Transformer/encoderblock/"
+        r"MlpBlock_0/Dense_0/bias: \(2, 64\) in the checkpoint, \(2, 128\) "
+        r"in the model")
+
+  def test_head_of_other_classes_refused_unless_dropped(self):
+    config = load_config(f"{TINY},init={self.npz},keep_head")
+    config.num_classes = 5
+    self._refused(
+        config, r"has a head of 10 classes \(head/kernel \(32, 10\)\), the "
+        r"model 5 \(head/kernel \(32, 5\)\): drop it to train a new head, "
+        r"with config\.model_load = dict\(dont_load=\['head/kernel', "
+        r"'head/bias'\]\)")
+    # Dropped (the config's default without keep_head): a new head.
+    import jax  # pylint: disable=g-import-not-at-top
+    import big_vision.models.proj.mone.vit as mone_vit  # pylint: disable=g-import-not-at-top
+    config = load_config(f"{TINY},init={self.npz}")
+    model = mone_vit.Model(5, **config.model)
+    init = model.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1)))
+    params = mone_vit.load(init["params"], self.npz, config.model,
+                           **config.model_load)
+    self.assertEqual(params["head"]["kernel"].shape, (32, 5))
+
+
+if __name__ == "__main__":
+  absltest.main()
