@@ -31,23 +31,11 @@ from absl import app
 from absl import flags
 from big_vision import train as bv_train  # Defines --config and --workdir.
 
-from mone_plugin import capacity
 from mone_plugin.big_vision import trainer_config
 
 
-def check_and_configure(config):
-  """Refuses what `big_vision.train` cannot honour; sets the model's e_c."""
-  e_c = trainer_config.check_stock_config(config)
-  if e_c is not capacity.CONFIGURED and "e_c" not in config.get("model", {}):
-    with config.unlocked():
-      if "model" not in config:
-        config.model = {}
-      config.model.e_c = e_c
-  return config
-
-
 def main(argv):
-  check_and_configure(flags.FLAGS.config)
+  trainer_config.check_stock_config(flags.FLAGS.config)
   bv_train.main(argv)
 
 

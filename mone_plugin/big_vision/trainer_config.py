@@ -81,13 +81,18 @@ def check_config(config):
 
 
 def check_stock_config(config):
-  """`check_config` for Big Vision's `big_vision.train`.
+  """`check_config` for Big Vision's `big_vision.train`; sets the model's e_c.
 
   The stock trainer builds `Model(num_classes, **config.model)` and trains,
   evaluates and checkpoints it at that model's e_c: `e_c` (in `config.model`
-  or `config.mone`) is honoured, every other budget key refused, naming
-  `mone_plugin.big_vision.train`. Returns the e_c to build the model at
-  (`budgets.configured_e_c`; `capacity.CONFIGURED`: the model's default).
+  or `config.mone`, copied into `config.model`) is honoured, every other
+  budget key refused, naming `mone_plugin.big_vision.train`.
+
+  Args:
+    config: the run's config (locked or not).
+
+  Returns:
+    `config`.
   """
   model_cfg = _check_model(config)
   mone = config.get("mone")
@@ -95,7 +100,13 @@ def check_stock_config(config):
                            model_cfg.get("capacity_method", "mone"))
   budgets_lib.check_honoured(mone, model_cfg, trainer=STOCK_TRAINER,
                              alternative=MONE_TRAINER)
-  return budgets_lib.configured_e_c(model_cfg, mone)
+  e_c = budgets_lib.configured_e_c(model_cfg, mone)
+  if e_c is not capacity.CONFIGURED and "e_c" not in model_cfg:
+    with config.unlocked():
+      if "model" not in config:
+        config.model = {}
+      config.model.e_c = e_c
+  return config
 
 
 def resolve(config, model, image_shape) -> budgets_lib.Budgets:
