@@ -88,16 +88,16 @@ def mone_section(arg, default_e_c=None, default_gflops=None):
   nested = arg.get('nested', False)
   if arg.dense:
     mone.e_c = None
-  elif nested:  # Given with e_c, gflops or grid, it fails in the trainer.
-    mone.nested = True
-  else:  # Given together, e_c, gflops and grid fail in the trainer.
+  else:  # Given together, nested, e_c, gflops and grid fail in the trainer.
+    if nested:
+      mone.nested = True
     if arg.e_c is not None:
       mone.e_c = arg.e_c
     if arg.gflops is not None:
       mone.gflops = arg.gflops
     if arg.grid:
       mone.train_e_c_grid = _floats(arg.grid)
-    if not {'e_c', 'gflops', 'train_e_c_grid'} & set(mone):
+    if not {'e_c', 'gflops', 'train_e_c_grid', 'nested'} & set(mone):
       if default_gflops is not None:
         mone.gflops = default_gflops
       else:

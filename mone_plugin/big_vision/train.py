@@ -173,8 +173,9 @@ def train_and_evaluate(config, workdir, cleanup=False):
     # A checkpoint that does not fit the model (a parameter's shape, a head
     # of another number of classes) fails here, with nothing written.
     write_note(f"Checking {config.model_init} against the model...")
-    image = jax.ShapeDtypeStruct((1, *image_shape), jnp.float32)
-    shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), image)
+    shapes = jax.eval_shape(
+        model.init, jax.ShapeDtypeStruct((2,), jnp.uint32),
+        jax.ShapeDtypeStruct((1, *image_shape), jnp.float32))
     model_mod.load(nn.unbox(shapes["params"]), config.model_init,
                    config.get("model"), **config.get("model_load", {}))
 
