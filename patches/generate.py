@@ -419,6 +419,15 @@ _BV_README = """\
   `config.mone` is described in `big_vision/models/proj/mone/budgets.py`).
 - Evaluation at several budgets: `python -m
   big_vision.trainers.proj.mone.evaluate --workdir /tmp/mone`.
+- Big Vision's own `big_vision.train` trains MoNE at the model's e_c:
+  `python -m big_vision.trainers.proj.mone.stock_train --config
+  big_vision/configs/proj/mone/fashion_mnist.py:stock,e_c=0.5 --workdir
+  /tmp/mone_stock` refuses, before it builds anything, every budget key that
+  trainer cannot honour.
+- Fine-tuning from a Big Vision ViT (`model_init`, head dropped with
+  `model_load`): `big_vision/configs/proj/mone/finetune.py`, e.g.
+  `:init=howto-i21k-B/16,dataset=imagenet2012,e_c=0.4`; nested (MatViT-style)
+  pretraining for the video models: `i21k.py:variant=B/16,nested`.
 - The Fashion-MNIST config reads the local TFDS data set `fashion_mnist_local`
   that `python -m big_vision.datasets.mone.prepare` builds (from Debian's
   `dataset-fashion-mnist` files).
