@@ -75,7 +75,25 @@ Arguments (`--config configs/mone_fashion_mnist.py:e_c=0.5,steps=500`):
                     `mone_plugin.data.prepare` writes it);
   val               tune honestly: train on train[:50000] and evaluate on the
                     held-out train[50000:] (evaluator `val`) instead of test;
+  init=PATH         fine-tune from a Big Vision ViT (or MoNE) checkpoint
+                    (`model_init`: a tensorstore `checkpoint.bv`, an `.npz`
+                    or a Big Vision vanity name) of the same model size; its
+                    head is dropped (`model_load`) and trained anew, and the
+                    loaded model is evaluated before the first step;
+  keep_head         with init: load the head too (same 10 classes);
+  stock             for Big Vision's stock trainer (`python -m
+                    mone_plugin.big_vision.stock_train`): the budget is the
+                    model's `config.model.e_c` (e_c, default 1, or dense);
+                    gflops, grid, eval_e_c, iso_flops and matvit stay in
+                    config.mone, where that trainer refuses them;
   runlocal          10 steps of a 2-layer model on small splits (smoke test).
+
+Fine-tuning and the stock trainer (see configs/mone_finetune.py for ImageNet):
+
+  python -m mone_plugin.big_vision.train --workdir /tmp/mone_ft \
+      --config configs/mone_fashion_mnist.py:init=/tmp/vit/checkpoint.bv,e_c=0.5
+  python -m mone_plugin.big_vision.stock_train --workdir /tmp/mone_stock \
+      --config configs/mone_fashion_mnist.py:stock,e_c=0.5
 """
 
 import os
@@ -117,7 +135,8 @@ def get_config(arg=None):
          for k in RECIPES[DEFAULT_RECIPE]},
       fsdp=False, deterministic=False, data_dir='', val=False,
       router_noise=0.0, matvit=False, mod=False, mod_capacity=0.125,
-      res=32, noflip=False, runlocal=False)
+      res=32, noflip=False, init='', keep_head=False, stock=False,
+      runlocal=False)
   if arg.recipe not in RECIPES:
     raise ValueError(f'recipe={arg.recipe!r} is unknown; allowed: '
                      f'{", ".join(RECIPES)}.')
@@ -181,8 +200,28 @@ def get_config(arg=None):
   if arg.fsdp:  # Shard every parameter, however small, over the devices.
     config.sharding_strategy = [('.*', 'fsdp(axis="data", min_size_to_shard_mb=0)')]
 
+  if arg.init:  # Fine-tuning: Big Vision's `model_init` / `model_load`.
+    config.model_init = arg.init
+    if not arg.keep_head:  # A new head, zero-initialised.
+      config.model_load = dict(dont_load=['head/kernel', 'head/bias'])
+
   config.mone = dict()  # See mone_plugin/budgets.py.
-  if arg.dense or arg.mod:
+  if arg.stock:  # big_vision.train trains the model at its e_c, and only so.
+    config.model.e_c = None if arg.dense or arg.mod else (
+        1.0 if arg.e_c is None else arg.e_c)
+    if arg.gflops is not None:
+      config.mone.gflops = arg.gflops
+    if arg.grid != DEFAULT_GRID:
+      config.mone.train_e_c_grid = _floats(arg.grid)
+    if arg.eval_e_c:
+      config.mone.eval_e_c = _floats(arg.eval_e_c)
+    if arg.iso_flops:
+      config.mone.iso_flops = True
+    if arg.matvit:
+      config.mone.nested = True
+    if not config.mone:
+      del config['mone']
+  elif arg.dense or arg.mod:
     config.mone.e_c = None
   elif arg.matvit:  # Eval: the 4 nested models (and eval_e_c, if given).
     config.mone.nested = True
@@ -196,16 +235,17 @@ def get_config(arg=None):
       config.mone.train_e_c_grid = _floats(arg.grid)
     if not ({'e_c', 'gflops', 'train_e_c_grid'} & set(config.mone)):
       config.mone.e_c = 1.0
-  config.mone.eval_e_c = _floats(arg.eval_e_c) or None
-  if config.mone.get('train_e_c_grid') and not arg.eval_e_c:  # Grid's ends.
-    grid = config.mone.train_e_c_grid
-    config.mone.eval_e_c = (min(grid), max(grid))
-  config.mone.iso_flops = arg.iso_flops
-  # Dense and MoD route nothing; a nested model puts every token on one
-  # expert: no map is worth drawing.
-  config.mone.num_routing_maps = 0 if (
-      arg.dense or arg.mod or arg.matvit) else 16
-  config.mone.routing_maps_percent = 0.5
+  if not arg.stock:
+    config.mone.eval_e_c = _floats(arg.eval_e_c) or None
+    if config.mone.get('train_e_c_grid') and not arg.eval_e_c:  # Its ends.
+      grid = config.mone.train_e_c_grid
+      config.mone.eval_e_c = (min(grid), max(grid))
+    config.mone.iso_flops = arg.iso_flops
+    # Dense and MoD route nothing; a nested model puts every token on one
+    # expert: no map is worth drawing.
+    config.mone.num_routing_maps = 0 if (
+        arg.dense or arg.mod or arg.matvit) else 16
+    config.mone.routing_maps_percent = 0.5
 
   config.optax_name = 'scale_by_adam'
   config.grad_clip_norm = 1.0
@@ -221,7 +261,7 @@ def get_config(arg=None):
       pp_fn='decode(channels=1)' + resize + pp_common,
       loss_name=config.loss,
       log_percent=0.5,
-      skip_first=True,  # No evaluation of the untrained model.
+      skip_first=not arg.init,  # Evaluate a loaded model, not a new one.
       batch_size=1000,  # Few, large batches: faster on CPU.
   )
   if arg.runlocal:  # Tiny: 10 steps of a 2-layer model, 64 test images.
@@ -232,7 +272,8 @@ def get_config(arg=None):
     config.evals.val.data.split = (
         'train[50000:50064]' if arg.runlocal else 'train[50000:]')
     del config.evals['test']
-    if config.mone.get('train_e_c_grid') and arg.grid == DEFAULT_GRID:
+    if not arg.stock and config.mone.get('train_e_c_grid') and (
+        arg.grid == DEFAULT_GRID):
       config.mone.train_e_c_grid = (0.5, 1.0)
 
   return config

@@ -32,11 +32,28 @@ Arguments:
   grid=0.15;0.25    instead of e_c: e_c drawn at every step (adaptive);
   dense             the dense ViT baseline;
   iso_flops         train longer, to the dense baseline's training FLOPs;
-  eval_e_c=0.3;0.5  the budgets evaluated (default: the training ones);
+  nested            MatViT-style nested pretraining (nested in D): every
+                    step sums the losses of the 4 nested models (every token
+                    on expert i, widths D/8 .. D), each evaluated as its own
+                    model (`val_expert0/prec@1` .. `val_expert3/prec@1`);
+                    class-token pooling, as the ViViT video configs;
+  eval_e_c=0.3;0.5  the budgets evaluated (default: the training ones; with
+                    nested, besides the nested models);
   epochs=300        training epochs (90 in FlexiViT);
   runlocal          small batches and splits, for a quick local run.
 
 Needs the `imagenet21k` TFDS data set (not public; see vit_i21k.py).
+
+Nested pretraining gives the image checkpoint that the Kinetics-400 and
+SSv2 MoNE ViViT configs start from (`init=`, `init_format=big_vision`):
+
+  python -m mone_plugin.big_vision.train \
+      --config configs/mone_i21k.py:variant=B/16,nested \
+      --workdir gs://.../mone_nested_b16
+  python -m projects.mone.main \
+      --config=projects/mone/configs/kinetics400_mone_vivit_b16x2.py:e_c=0.4,init=gs://.../mone_nested_b16/checkpoint.bv,init_format=big_vision \
+      --workdir=/tmp/mone_k400 \
+      --config.dataset_configs.base_dir=/path/to/kinetics400_tfrecords
 """
 
 import big_vision.configs.common as bvcc
@@ -63,28 +80,32 @@ def mone_section(arg, default_e_c=None, default_gflops=None):
 
   Args:
     arg: the parsed config arguments (dense, e_c, gflops, grid, eval_e_c,
-      iso_flops).
+      iso_flops and, if it has one, nested).
     default_e_c: the training e_c when none of e_c, gflops, grid is given.
     default_gflops: instead of default_e_c, a GFLOPs-per-image budget.
   """
   mone = mlc.ConfigDict()
+  nested = arg.get('nested', False)
   if arg.dense:
     mone.e_c = None
-  else:  # Given together, e_c, gflops and grid fail in the trainer.
+  else:  # Given together, nested, e_c, gflops and grid fail in the trainer.
+    if nested:
+      mone.nested = True
     if arg.e_c is not None:
       mone.e_c = arg.e_c
     if arg.gflops is not None:
       mone.gflops = arg.gflops
     if arg.grid:
       mone.train_e_c_grid = _floats(arg.grid)
-    if not {'e_c', 'gflops', 'train_e_c_grid'} & set(mone):
+    if not {'e_c', 'gflops', 'train_e_c_grid', 'nested'} & set(mone):
       if default_gflops is not None:
         mone.gflops = default_gflops
       else:
         mone.e_c = default_e_c
   mone.eval_e_c = _floats(arg.eval_e_c) or None
   mone.iso_flops = arg.iso_flops
-  mone.num_routing_maps = 0 if arg.dense else 8
+  # A nested model puts every token on one expert: nothing to draw.
+  mone.num_routing_maps = 0 if arg.dense or nested else 8
   mone.routing_maps_steps = 10_000
   return mone
 
@@ -93,7 +114,7 @@ def get_config(arg=None):
   """Config for MoNE pre-training on ImageNet-21k."""
   arg = bvcc.parse_arg(
       arg, variant='B/16', e_c=(None, float), gflops=(None, float), grid='',
-      dense=False, iso_flops=False, eval_e_c='', epochs=300,
+      dense=False, iso_flops=False, nested=False, eval_e_c='', epochs=300,
       runlocal=False)
   if arg.variant not in AUG:
     raise ValueError(f'variant={arg.variant!r}; allowed: {sorted(AUG)}.')
@@ -124,8 +145,9 @@ def get_config(arg=None):
   config.ckpt_steps = 1000
 
   config.model_name = 'proj.mone.vit'
-  config.model = dict(variant=arg.variant, pool_type='gap', posemb='learn',
-                      num_experts=4)
+  config.model = dict(variant=arg.variant,
+                      pool_type='tok' if arg.nested else 'gap',
+                      posemb='learn', num_experts=4)
   config.mone = mone_section(arg, default_e_c=0.5)
 
   config.optax_name = 'scale_by_adam'

@@ -429,6 +429,15 @@ _BV_README = """\
   `config.mone` is described in `big_vision/models/proj/mone/budgets.py`).
 - Evaluation at several budgets: `python -m
   big_vision.trainers.proj.mone.evaluate --workdir /tmp/mone`.
+- Big Vision's own `big_vision.train` trains MoNE at the model's e_c:
+  `python -m big_vision.trainers.proj.mone.stock_train --config
+  big_vision/configs/proj/mone/fashion_mnist.py:stock,e_c=0.5 --workdir
+  /tmp/mone_stock` refuses, before it builds anything, every budget key that
+  trainer cannot honour.
+- Fine-tuning from a Big Vision ViT (`model_init`, head dropped with
+  `model_load`): `big_vision/configs/proj/mone/finetune.py`, e.g.
+  `:init=howto-i21k-B/16,dataset=imagenet2012,e_c=0.4`; nested (MatViT-style)
+  pretraining for the video models: `i21k.py:variant=B/16,nested`.
 - The Fashion-MNIST config reads the local TFDS data set `fashion_mnist_local`
   that `python -m big_vision.datasets.mone.prepare` builds (from Debian's
   `dataset-fashion-mnist` files).
@@ -446,6 +455,8 @@ SERIES = {
                 "big_vision.trainers.proj.mone.trainer_config",
             "mone_plugin.big_vision.evaluate":
                 "big_vision.trainers.proj.mone.evaluate",
+            "mone_plugin.big_vision.stock_train":
+                "big_vision.trainers.proj.mone.stock_train",
         },
         core_package="big_vision.models.proj.mone",
         core_renames={"mone_plugin.vit": "big_vision.models.proj.mone.mone_vit"},
@@ -454,6 +465,8 @@ SERIES = {
             "configs/mone_fashion_mnist.py":
                 "big_vision/configs/proj/mone/fashion_mnist.py",
             "configs/mone_i21k.py": "big_vision/configs/proj/mone/i21k.py",
+            "configs/mone_finetune.py":
+                "big_vision/configs/proj/mone/finetune.py",
             "configs/mone_i1k_ti16.py":
                 "big_vision/configs/proj/mone/i1k_ti16.py",
         },

@@ -14,13 +14,18 @@
 
 """A ViT checkpoint written by Big Vision's own training loads into MoNE.
 
-Big Vision's `big_vision.train` trains its own `models/vit.py` for a few steps
-on local Fashion-MNIST (through `mone_plugin.big_vision`, whose `sync` fix
-lets it exit cleanly); MoNE's `load` reads the tensorstore checkpoint and an
-`.npz` export of it, and at full capacity gives Big Vision's logits.
+Big Vision's `big_vision.train` trains its own `models/vit.py` for 4 steps on
+local Fashion-MNIST and evaluates it (through `mone_plugin.big_vision.
+stock_train`); MoNE's `load` reads the tensorstore checkpoint and an `.npz`
+export of it (as AugReg publishes its ViTs) and at full capacity gives Big
+Vision's logits. Fine-tuned from it (`model_init`) at e_c 1 through either
+trainer, MoNE's first evaluation, before any step, is the dense model's last;
+a checkpoint that does not fit is refused before anything is written.
 """
 
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,6 +36,10 @@ import numpy as np
 from mone_plugin import frameworks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG = os.path.join(REPO, "configs", "mone_fashion_mnist.py")
+# The same model in the Fashion-MNIST config, one step after its first eval.
+TINY = ("runlocal,width=32,depth=2,heads=2,mlp=64,batch=16,steps=1,"
+        "deterministic,e_c=1.0")
 HAVE_BV = frameworks.available("big_vision")
 MODEL = dict(patch_size=(4, 4), width=32, depth=2, mlp_dim=64, num_heads=2,
              pool_type="gap", posemb="learn")
@@ -59,9 +68,34 @@ def get_config():
   c.lr = 0.01
   c.wd = 1e-4
   c.schedule = dict(warmup_steps=1, decay_type="cosine")
-  c.evals = {{}}
+  c.evals = dict(test=dict(
+      type="classification", pp_fn={pp!r}, loss_name="softmax_xent",
+      data=dict(name="fashion_mnist_local", split="test[:64]",
+                data_dir={data_dir!r}), log_steps=4, skip_first=True))
   return c
 '''
+
+
+def run(module, workdir, config):
+  """Metrics of a run of one of the trainers."""
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+  env["PYTHONPATH"] = os.pathsep.join(
+      p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+  result = subprocess.run(
+      [sys.executable, "-m", module, f"--config={config}",
+       f"--workdir={workdir}"], env=env, cwd=REPO, capture_output=True,
+      text=True, timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-5000:]
+  with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
+    return [json.loads(line) for line in f], result.stderr
+
+
+def load_config(arg):
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.spec_from_file_location("fmnist_config", CONFIG)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
 
 
 @absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
@@ -78,19 +112,10 @@ class BigVisionCheckpointTest(absltest.TestCase):
     with open(config, "w") as f:
       f.write(BV_CONFIG.format(data_dir=data_dir, pp=PP, model=MODEL))
     workdir = os.path.join(cls.tmp.name, "bv_vit")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
-    # Big Vision's own train.py, unmodified; the plugin import only fixes
-    # `u.sync()` (its last line) for JAX >= 0.7.
-    launcher = ("import runpy, sys, mone_plugin.big_vision; "
-                "sys.argv = ['train'] + sys.argv[1:]; "
-                "runpy.run_module('big_vision.train', run_name='__main__')")
-    result = subprocess.run(
-        [sys.executable, "-c", launcher, f"--config={config}",
-         f"--workdir={workdir}"], env=env, cwd=REPO, capture_output=True,
-        text=True, timeout=600, check=False)
-    assert result.returncode == 0, result.stderr[-5000:]
+    # Big Vision's own train.py and models/vit.py, unmodified; the plugin
+    # fixes `u.sync()` (its last line) for JAX >= 0.7.
+    metrics, _ = run("mone_plugin.big_vision.stock_train", workdir, config)
+    cls.dense = [m for m in metrics if "test/loss" in m][-1]
     cls.ckpt = os.path.join(workdir, "checkpoint.bv")
 
     import big_vision.datasets.core as ds_core  # pylint: disable=g-import-not-at-top
@@ -101,6 +126,10 @@ class BigVisionCheckpointTest(absltest.TestCase):
                        data_dir=data_dir).get_tfdata(ordered=True)
     pp = pp_builder.get_preprocess_fn(PP)
     cls.images = np.stack([pp(x)["image"].numpy() for x in data])
+    import big_vision.utils as u  # pylint: disable=g-import-not-at-top
+    cls.npz = os.path.join(cls.tmp.name, "bv_vit.npz")
+    np.savez(cls.npz, **dict(u.tree_flatten_with_names(
+        u.load_params(cls.ckpt))[0]))
 
   @classmethod
   def tearDownClass(cls):
@@ -127,9 +156,7 @@ class BigVisionCheckpointTest(absltest.TestCase):
     want = self._bv_logits(bv_params)
     self.assertGreater(np.abs(want).max(), 1e-3)  # Trained, not zero-init.
 
-    npz = os.path.join(self.tmp.name, "bv_vit.npz")
-    np.savez(npz, **dict(u.tree_flatten_with_names(bv_params)[0]))
-    for path in (self.ckpt, npz):
+    for path in (self.ckpt, self.npz):
       for scan in (False, True):
         with self.subTest(path=os.path.basename(path), scan=scan):
           mone, model, init, cfg = self._mone(scan=scan)
@@ -159,16 +186,67 @@ class BigVisionCheckpointTest(absltest.TestCase):
     del init
 
   def test_shape_mismatch_names_parameter_and_shapes(self):
-    mone, _, init, cfg = self._mone(num_classes=5)
+    mone, _, init, cfg = self._mone(mlp_dim=128)
     with self.assertRaisesRegex(
-        ValueError, r"does not fit the model: parameter head/bias: \(10,\) "
-        r"in the checkpoint, \(5,\) in the model \(and 1 more\)"):
+        ValueError, r"does not fit the model: parameter Transformer/"
+        r"encoderblock_0/MlpBlock_0/Dense_0/bias: \(64,\) in the checkpoint, "
+        r"\(128,\) in the model \(and 5 more\)"):
       mone.load(init, self.ckpt, cfg)
 
   def test_unknown_parameter_rejected(self):
     mone, _, init, cfg = self._mone(rep_size=16)
     with self.assertRaisesRegex(ValueError, "pre_logits"):
       mone.load(init, self.ckpt, cfg)
+
+
+  def test_first_evaluation_is_the_dense_model_s(self):
+    self.assertEqual(self.dense["step"], 4)
+    for module, arg, key in (
+        ("mone_plugin.big_vision.train", f"init={self.ckpt}", "test_ec1"),
+        ("mone_plugin.big_vision.stock_train", f"stock,init={self.npz}",
+         "test")):
+      with self.subTest(module):
+        workdir = os.path.join(self.tmp.name, module.rsplit(".", 1)[-1])
+        ms, log = run(module, workdir, f"{CONFIG}:{TINY},{arg},keep_head")
+        first = {k: m[k] for m in ms if m["step"] == 0 for k in m}
+        if "stock" in module:  # Its row of step 0 is never written: logged.
+          first = {f"{key}/{name}": float(value) for name, value in re.findall(
+              rf"\[0\]\S* {key}/(loss|prec@1) = (\S+)", log)}
+        self.assertAlmostEqual(first[f"{key}/loss"], self.dense["test/loss"],
+                               places=5)
+        self.assertEqual(first[f"{key}/prec@1"], self.dense["test/prec@1"])
+
+  def _refused(self, config, pattern):
+    from mone_plugin.big_vision import train  # pylint: disable=g-import-not-at-top
+    workdir = os.path.join(self.tmp.name, "refused")
+    with self.assertRaisesRegex(ValueError, pattern):
+      train.train_and_evaluate(config, workdir)
+    self.assertFalse(os.path.exists(workdir))  # Nothing written.
+
+  def test_checkpoint_of_another_shape_refused_before_writing(self):
+    self._refused(
+        load_config(f"{TINY},init={self.ckpt},mlp=128"),
+        r"does not fit the model: parameter Transformer/encoderblock/"
+        r"MlpBlock_0/Dense_0/bias: \(2, 64\) in the checkpoint, \(2, 128\) "
+        r"in the model")
+
+  def test_head_of_other_classes_refused_unless_dropped(self):
+    config = load_config(f"{TINY},init={self.npz},keep_head")
+    config.num_classes = 5
+    self._refused(
+        config, r"has a head of 10 classes \(head/kernel \(32, 10\)\), the "
+        r"model 5 \(head/kernel \(32, 5\)\): drop it to train a new head, "
+        r"with config\.model_load = dict\(dont_load=\['head/kernel', "
+        r"'head/bias'\]\)")
+    # Dropped (the config's default without keep_head): a new head.
+    import jax  # pylint: disable=g-import-not-at-top
+    import big_vision.models.proj.mone.vit as mone_vit  # pylint: disable=g-import-not-at-top
+    config = load_config(f"{TINY},init={self.npz}")
+    model = mone_vit.Model(5, **config.model)
+    init = model.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1)))
+    params = mone_vit.load(init["params"], self.npz, config.model,
+                           **config.model_load)
+    self.assertEqual(params["head"]["kernel"].shape, (32, 5))
 
 
 if __name__ == "__main__":

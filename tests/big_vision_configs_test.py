@@ -14,11 +14,16 @@
 
 """The paper's Big Vision configs build, pass the checks and hit their budgets.
 
-(ImageNet is not available here: these check the configs, not a training.)
+(ImageNet is not available here: these check the configs; the nested
+pretraining config also trains a few steps of a tiny model on local data.)
 """
 
 import importlib.util
+import json
 import os
+import subprocess
+import sys
+import tempfile
 
 from absl.testing import absltest
 from absl.testing import parameterized
@@ -75,6 +80,29 @@ class PaperConfigsTest(parameterized.TestCase):
     self.assertEqual(b.train, (0.15, 0.55, 0.95))
     self.assertGreater(b.step_scale, 1.5)  # Train longer at lower cost.
 
+  def test_i21k_nested_pretraining(self):
+    config, b = self._budgets("mone_i21k", "variant=B/16,nested")
+    self.assertTrue(b.joint)
+    self.assertEqual(b.train, ((1., 0., 0., 0.), (0., 1., 0., 0.),
+                               (0., 0., 1., 0.), (0., 0., 0., 1.)))
+    self.assertEqual(b.eval, b.train)
+    self.assertEqual(config.model.pool_type, "tok")  # As ViViT's classifier.
+    self.assertEqual(config.mone.num_routing_maps, 0)
+    with open(os.path.join(REPO, "configs", "mone_i21k.py")) as f:
+      self.assertIn("init_format=big_vision", f.read())  # Its next step.
+    with self.assertRaisesRegex(ValueError, r"sets \['e_c', 'nested'\]"):
+      self._budgets("mone_i21k", "nested,e_c=0.5")
+
+  def test_finetune_drops_the_head(self):
+    config, b = self._budgets(
+        "mone_finetune", "init=howto-i21k-B/16,dataset=imagenet2012,e_c=0.4")
+    self.assertEqual(config.model_init, "howto-i21k-B/16")
+    self.assertEqual(list(config.model_load.dont_load),
+                     ["head/kernel", "head/bias"])
+    self.assertEqual((config.num_classes, b.train), (1000, (0.4,)))
+    config = get_config("mone_finetune", "dataset=cifar10,keep_head")
+    self.assertNotIn("model_load", config)
+
   def test_i1k_ti16_table3_budget(self):
     _, b = self._budgets("mone_i1k_ti16", "")
     (e_c,) = b.train
@@ -82,6 +110,70 @@ class PaperConfigsTest(parameterized.TestCase):
     self.assertAlmostEqual(b.dense_gflops, 1.25, delta=0.05)  # ViT: 1.3.
     _, b = self._budgets("mone_i1k_ti16", "dense")
     self.assertEqual(b.train, (None,))
+
+
+# configs/mone_i21k.py:nested,runlocal with local Fashion-MNIST for
+# ImageNet-21k and a 2-layer model for B/16: the rest (loss, head bias,
+# mixup, optimizer, nested budgets, evaluators) is the config's.
+NESTED_LOCAL = '''
+import configs.mone_i21k as mone_i21k
+from mone_plugin.data import prepare
+
+
+def get_config():
+  c = mone_i21k.get_config("variant=B/16,nested,runlocal")
+  c.total_steps = 3
+  c.num_classes = 10
+  data = dict(name="fashion_mnist_local", split="train[:256]",
+              data_dir=prepare.data_dir())
+  pp = ('decode(channels=1)|resize(32)|value_range(-1, 1)'
+        '|onehot(10, key="label", key_result="labels")|keep("image", "labels")')
+  c.input.data = data
+  c.input.pp = pp
+  c.pp_modules = ["ops_general", "ops_image"]
+  c.model = dict(c.model, variant=None, patch_size=(4, 4), width=32, depth=2,
+                 mlp_dim=64, num_heads=2)
+  c.evals = dict(val=dict(c.evals.val, pp_fn=pp, log_steps=3,
+                          data=dict(data, split="test[:16]")))
+  return c
+'''
+
+
+@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+class NestedPretrainingRunTest(absltest.TestCase):
+
+  def test_a_few_steps_train_every_nested_model(self):
+    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
+    prepare.ensure_prepared("fashion_mnist_local")
+    tmp = tempfile.TemporaryDirectory()
+    self.addCleanup(tmp.cleanup)
+    config = os.path.join(tmp.name, "nested_local.py")
+    with open(config, "w") as f:
+      f.write(NESTED_LOCAL)
+    workdir = os.path.join(tmp.name, "w")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
+    result = subprocess.run(
+        [sys.executable, "-m", "mone_plugin.big_vision.train",
+         f"--config={config}", f"--workdir={workdir}"], env=env, cwd=REPO,
+        capture_output=True, text=True, timeout=600, check=False)
+    self.assertEqual(result.returncode, 0, result.stderr[-5000:])
+    with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
+      ms = [json.loads(line) for line in f]
+    experts = [f"expert{i}" for i in range(4)]
+    last = [m for m in ms if "training_loss" in m][-1]
+    self.assertEqual(last["step"], 3)
+    self.assertAlmostEqual(last["training_loss"], sum(
+        last[f"training_loss_{e}"] for e in experts), places=4)
+    self.assertEqual(sorted(k for k in ms[-1] if k.endswith("/prec@1")),
+                     [f"val_{e}/prec@1" for e in experts])
+    # What the video configs load (init_format=big_vision): its parameters,
+    # with the class token of their classifier.
+    import big_vision.utils as u  # pylint: disable=g-import-not-at-top
+    params = u.load_params(os.path.join(workdir, "checkpoint.bv"))
+    self.assertIn("cls", params)
+    self.assertIn("router", params["Transformer"])
 
 
 @absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")

@@ -362,8 +362,9 @@ class ConfigCheckTest(absltest.TestCase):
     config = load_config("runlocal")
     del config.mone
     del config["total_steps"]
-    with self.assertRaisesRegex(ValueError, r"missing \['mone', 'total_steps "
-                                r"or total_epochs or total_examples'\]"):
+    with self.assertRaisesRegex(ValueError, r"missing \['total_steps or "
+                                r"total_epochs or total_examples', 'mone or "
+                                r"model\.e_c'\]"):
       self._train(config)
 
   def test_infeasible_gflops_budget(self):

@@ -105,19 +105,7 @@ def train_and_evaluate(config, workdir, cleanup=False):
       f"writing to workdir {workdir}.\u001b[0m")
   logging.info(f"The config:\n{config}")
 
-  save_ckpt_path = None
-  if workdir:
-    # One trainer per workdir, the same config on resume (checked before
-    # anything is written), no temporary checkpoint left by a killed run.
-    save_ckpt_path = os.path.join(workdir, "checkpoint.bv")
-    last, _ = checkpoints.resolve_last(save_ckpt_path)
-    if jax.process_index() == 0:
-      workdir_lib.claim(
-          workdir, config.to_json(), resuming=last != save_ckpt_path,
-          orphans=("checkpoint.bv-*-tmp", "checkpoint.bv-CUR"),
-          keep=(os.path.basename(last),))
-    else:
-      gfile.makedirs(workdir)
+  save_ckpt_path = os.path.join(workdir, "checkpoint.bv") if workdir else None
 
   for m in config.get("pp_modules", ["ops_general", "ops_image"]):
     importlib.import_module(f"big_vision.pp.{m}")
@@ -175,6 +163,33 @@ def train_and_evaluate(config, workdir, cleanup=False):
       num_classes=config.num_classes, **config.get("model", {}))
 
   budgets = trainer_config.resolve(config, model, image_shape)  # Checks them.
+
+  resume_ckpt_path = None
+  if save_ckpt_path and gfile.exists(f"{save_ckpt_path}-LAST"):
+    resume_ckpt_path = save_ckpt_path
+  elif config.get("resume"):
+    resume_ckpt_path = config.resume
+  if config.get("model_init") and not resume_ckpt_path:
+    # A checkpoint that does not fit the model (a parameter's shape, a head
+    # of another number of classes) fails here, with nothing written.
+    write_note(f"Checking {config.model_init} against the model...")
+    shapes = jax.eval_shape(
+        model.init, jax.ShapeDtypeStruct((2,), jnp.uint32),
+        jax.ShapeDtypeStruct((1, *image_shape), jnp.float32))
+    model_mod.load(nn.unbox(shapes["params"]), config.model_init,
+                   config.get("model"), **config.get("model_load", {}))
+
+  if workdir:
+    # One trainer per workdir, the same config on resume (checked before
+    # anything is written), no temporary checkpoint left by a killed run.
+    last, _ = checkpoints.resolve_last(save_ckpt_path)
+    if jax.process_index() == 0:
+      workdir_lib.claim(
+          workdir, config.to_json(), resuming=last != save_ckpt_path,
+          orphans=("checkpoint.bv-*-tmp", "checkpoint.bv-CUR"),
+          keep=(os.path.basename(last),))
+    else:
+      gfile.makedirs(workdir)
 
   mw = u.BigVisionMetricWriter(-1, -1, workdir, config)
   if getattr(mw, "pool", None):  # No `Pool.__del__` noise after a failure.
@@ -320,12 +335,6 @@ def train_and_evaluate(config, workdir, cleanup=False):
 #                               Load Checkpoint                                #
 #                                                                              #
 ################################################################################
-
-  resume_ckpt_path = None
-  if save_ckpt_path and gfile.exists(f"{save_ckpt_path}-LAST"):
-    resume_ckpt_path = save_ckpt_path
-  elif config.get("resume"):
-    resume_ckpt_path = config.resume
 
   ckpt_mngr = None
   if save_ckpt_path or resume_ckpt_path:
@@ -509,8 +518,8 @@ def train_and_evaluate(config, workdir, cleanup=False):
     ckpt_due = save_ckpt_path and (keep or u.itstime(
         step, get_steps("ckpt", None), total_steps, first=True))
     maps_due = maps_e_c and u.itstime(
-        step, get_steps("routing_maps", None, config.mone), total_steps,
-        first=False, last=True)
+        step, get_steps("routing_maps", None, config.get("mone", {})),
+        total_steps, first=False, last=True)
     evals_due = any(u.itstime(step, log_steps, total_steps, first=False,
                               last=True) for _, _, log_steps, _ in evaluators())
     if log_due or ckpt_due or maps_due or evals_due:

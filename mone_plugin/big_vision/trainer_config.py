@@ -12,20 +12,26 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""What the MoNE trainer needs of a Big Vision config, beyond the budgets.
+"""What the MoNE trainers need of a Big Vision config, beyond the budgets.
 
 The budget vocabulary (`config.mone`), its validation, the per-step e_c, the
 budget names and GFLOPs are the core's (`mone_plugin/budgets.py`), shared
 with the Scenic trainer. This module adds what is Big Vision's own: the keys
-a Big Vision config must have, and one copy of each evaluator per budget
-through Big Vision's `pred_kw` mechanism.
+a Big Vision config must have, what each trainer honours (`check_config`:
+the plugin's trainer, every budget; `check_stock_config`: Big Vision's
+`big_vision.train`, the model's e_c alone), and one copy of each evaluator
+per budget through Big Vision's `pred_kw` mechanism.
 """
 
 from mone_plugin import budgets as budgets_lib
+from mone_plugin import capacity
 
+# The trainers, as the errors name them.
+MONE_TRAINER = "mone_plugin.big_vision.train"
+STOCK_TRAINER = "big_vision.train (Big Vision's stock trainer)"
 # Keys a MoNE training config must have (dotted paths).
 REQUIRED = ("model_name", "num_classes", "input.batch_size", "input.data",
-            "optax_name", "lr", "mone")
+            "optax_name", "lr")
 DURATIONS = ("total_steps", "total_epochs", "total_examples")
 
 
@@ -37,26 +43,75 @@ def _get(config, dotted):
   return config
 
 
-def check_config(config):
-  """Fails fast, before any data or model is built, on a bad config."""
-  missing = [k for k in REQUIRED if _get(config, k) is None]
-  if not any(_get(config, k) is not None for k in DURATIONS):
-    missing.append(" or ".join(DURATIONS))
-  if missing:
-    raise ValueError(f"Config is missing {missing}; a MoNE config needs all "
-                     f"of {list(REQUIRED)} and one of {list(DURATIONS)}.")
+def _check_model(config):
   model_cfg = config.get("model") or {}
   router = model_cfg.get("router_type", "learned")
   if router not in ("learned", "random"):
     raise ValueError(f"config.model.router_type={router!r} is unknown; "
                      "allowed: 'learned', 'random'.")
-  budgets_lib.check_config(config.mone, model_cfg.get("num_experts", 4),
-                    model_cfg.get("capacity_method", "mone"))
+  budgets_lib.check_model_keys(model_cfg, MONE_TRAINER)
+  e_c = budgets_lib.configured_e_c(model_cfg, config.get("mone"))
+  if e_c is not capacity.CONFIGURED:
+    budgets_lib.check_e_c(
+        e_c, model_cfg.get("num_experts", 4),
+        model_cfg.get("capacity_method", "mone"),
+        key="config.model.e_c" if "e_c" in model_cfg else "config.mone.e_c")
+  return model_cfg
+
+
+def check_config(config):
+  """Fails fast, before any data or model is built, on a bad config.
+
+  For `mone_plugin.big_vision.train`: every key of `config.mone` is honoured;
+  `config.mone` may be left out when `config.model.e_c` is set.
+  """
+  missing = [k for k in REQUIRED if _get(config, k) is None]
+  if not any(_get(config, k) is not None for k in DURATIONS):
+    missing.append(" or ".join(DURATIONS))
+  if "mone" not in config and "e_c" not in (config.get("model") or {}):
+    missing.append("mone or model.e_c")
+  if missing:
+    raise ValueError(f"Config is missing {missing}; a MoNE config needs all "
+                     f"of {list(REQUIRED)}, one of {list(DURATIONS)} and "
+                     "config.mone or config.model.e_c.")
+  model_cfg = _check_model(config)
+  budgets_lib.check_config(config.get("mone"),
+                           model_cfg.get("num_experts", 4),
+                           model_cfg.get("capacity_method", "mone"))
+
+
+def check_stock_config(config):
+  """`check_config` for Big Vision's `big_vision.train`; sets the model's e_c.
+
+  The stock trainer builds `Model(num_classes, **config.model)` and trains,
+  evaluates and checkpoints it at that model's e_c: `e_c` (in `config.model`
+  or `config.mone`, copied into `config.model`) is honoured, every other
+  budget key refused, naming `mone_plugin.big_vision.train`.
+
+  Args:
+    config: the run's config (locked or not).
+
+  Returns:
+    `config`.
+  """
+  model_cfg = _check_model(config)
+  mone = config.get("mone")
+  budgets_lib.check_config(mone, model_cfg.get("num_experts", 4),
+                           model_cfg.get("capacity_method", "mone"))
+  budgets_lib.check_honoured(mone, model_cfg, trainer=STOCK_TRAINER,
+                             alternative=MONE_TRAINER)
+  e_c = budgets_lib.configured_e_c(model_cfg, mone)
+  if e_c is not capacity.CONFIGURED and "e_c" not in model_cfg:
+    with config.unlocked():
+      if "model" not in config:
+        config.model = {}
+      config.model.e_c = e_c
+  return config
 
 
 def resolve(config, model, image_shape) -> budgets_lib.Budgets:
   """The run's `budgets_lib.Budgets`; checks `config.mone` against the model."""
-  return budgets_lib.resolve(config.mone, model, image_shape)
+  return budgets_lib.resolve(config.get("mone"), model, image_shape)
 
 
 def evals_per_budget(evals, e_cs):

@@ -36,6 +36,7 @@ from absl import logging
 from big_vision import utils
 from big_vision.models import common
 from big_vision.models import vit as bv_vit
+import numpy as np
 
 from mone_plugin import checkpoints
 from mone_plugin import vit
@@ -85,7 +86,9 @@ def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=in
     The parameter tree, in the structure of `init_params`.
 
   Raises:
-    ValueError: a parameter's shape differs between file and model, or it
+    ValueError: the checkpoint's head has another number of classes than
+      the model's (unless `dont_load` drops it), a parameter's shape differs
+      between file and model, or it
       holds NaN/inf (`mone_plugin.checkpoints.verify` names the first such
       parameter), or the trees differ in parameters other than the MoNE-only
       ones.
@@ -123,5 +126,18 @@ def load(init_params, init_file, model_cfg, dont_load=()):  # pylint: disable=in
     params["pos_embedding"] = bv_vit.resample_posemb(
         old=params["pos_embedding"], new=init_params["pos_embedding"])
   if init_params is not None:
+    _check_head(params, init_params, init_file)
     checkpoints.verify(params, init_params, source=init_file)
   return params
+
+
+def _check_head(params, init_params, init_file):
+  """A head of another number of classes is an error unless it is dropped."""
+  got = np.shape(params.get("head", {}).get("kernel"))
+  want = np.shape(init_params.get("head", {}).get("kernel"))
+  if got and want and got[-1] != want[-1]:
+    raise ValueError(
+        f"{init_file} has a head of {got[-1]} classes (head/kernel {got}), "
+        f"the model {want[-1]} (head/kernel {want}): drop it to train a new "
+        "head, with config.model_load = dict(dont_load=['head/kernel', "
+        "'head/bias']).")
