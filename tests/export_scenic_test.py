@@ -25,6 +25,8 @@ the workdir holds `config.json` as `projects.mone.main` writes it. The export
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 
 import projects
@@ -49,6 +51,7 @@ from mone_plugin.serving import test_util
 from mone_plugin.serving import workdirs
 from projects.mone import main
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 E_CS = (0.5, None)  # Exported budgets: the trained e_c and the dense path.
 
 
@@ -172,8 +175,23 @@ class ScenicExportTest(parameterized.TestCase):
     workdir = os.path.join(self.tmp, 'vivit')
     params, module = train(config, workdir)
     out = os.path.join(workdir, 'export')
-    manifest = export.export(workdirs.read_workdir(workdir), out, E_CS,
-                             onnx='no')
+    # By the command, without --config; it imports neither framework.
+    argv = ['export', f'--workdir={workdir}', f'--out={out}',
+            '--e_c=0.5,dense', '--onnx=no']
+    code = '\n'.join([
+        'import runpy, sys',
+        f'sys.argv = {argv!r}',
+        "runpy.run_module('mone_plugin.export', run_name='__main__')",
+        "print(sorted({'scenic', 'big_vision'} & "
+        "{m.split('.')[0] for m in sys.modules}))"])
+    r = subprocess.run(
+        [sys.executable, '-c', code], cwd=REPO, capture_output=True,
+        text=True, timeout=600, check=False,
+        env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='3'))
+    self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+    self.assertEqual(r.stdout.strip().splitlines()[-1], '[]')
+    with open(os.path.join(out, 'manifest.json')) as f:
+      manifest = json.load(f)
     self.assertEqual(manifest['model'], 'SpaceTimeViViT')
     self.assertEqual(manifest['input']['layout'], 'B, T, H, W, C')
     clip = (manifest['input']['frames'], 32, 32, 1)
@@ -204,6 +222,44 @@ class ScenicExportTest(parameterized.TestCase):
         workdirs.read_workdir(workdir, config).model_cfg['classifier'],
         'token')
     shutil.rmtree(workdir)
+
+
+class ScenicViTTest(parameterized.TestCase):
+  """`models.ScenicViT` computes `MoneScenicViT` (random weights, no run)."""
+
+  @parameterized.product(
+      classifier=sorted(models.SCENIC_CLASSIFIERS),
+      posemb=models.SCENIC_POSITIONAL_EMBEDDINGS)
+  def test_same_outputs_as_scenic_model(self, classifier, posemb):
+    config = ml_collections.ConfigDict(dict(
+        model=dict(hidden_size=32, num_layers=1, mlp_dim=64, num_heads=2,
+                   patches={'size': (4, 4)}, classifier=classifier,
+                   positional_embedding=posemb, representation_size=16),
+        mone=dict(e_c=0.5), model_dtype_str='float32'))
+    module = main.get_model_cls('mone_vit_classification')(
+        config, {'num_classes': 5,
+                 'input_shape': (-1, 16, 16, 1)}).flax_model
+    x = inputs((16, 16, 1), n=2)
+    params = module.init(jax.random.PRNGKey(0), x.astype(np.float32),
+                         train=False)['params']
+    params = jax.tree.map(  # Nonzero head, alpha: every path counts.
+        lambda p: p + 0.1 * np.cos(np.arange(p.size).reshape(p.shape)),
+        jax.device_get(params))
+    ckpt = workdirs.Checkpoint(
+        framework='scenic', params=params, model_cfg=dict(config.model),
+        num_classes=None, image_size=16, class_names=None)
+    model, shape = workdirs.build_model(ckpt)
+    self.assertEqual(shape, (16, 16, 1))
+    xf = x.astype(np.float32) / 255.0
+    for e_c in (0.5, None):
+      want = module.apply({'params': params}, xf, train=False, budget=e_c)
+      got, out = model.apply({'params': params}, xf, e_c=e_c)
+      np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+      if e_c is not None:
+        np.testing.assert_array_equal(
+            out['experts'].reshape(2, 4, 4),
+            module.apply({'params': params}, xf, budget=e_c,
+                         method='routing'))
 
 
 if __name__ == '__main__':
