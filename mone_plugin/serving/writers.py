@@ -97,15 +97,15 @@ def save_jax(model, params, image_shape, e_cs, value_range, path, *,
   args = (jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype),
                        variables),
           jax.ShapeDtypeStruct((b, *image_shape), jnp.uint8))
-  platforms = tuple(platforms or (jax.default_backend(),))
   files = {}
   for e_c in e_cs:
     fn = jax.jit(forward.forward_fn(model, e_c, value_range, activation))
     name = forward.budget_name(e_c)
     try:
-      parts = {platforms: jax.export.export(fn, platforms=platforms)(*args)}
+      exported = jax.export.export(fn, platforms=platforms)(*args)
+      parts = {exported.platforms: exported}
     except Exception as e:  # pylint: disable=broad-exception-caught
-      if len(platforms) == 1:
+      if platforms is None or len(platforms) == 1:
         raise
       logging.warning("Lowering %s for %s together failed (%s); one artifact "
                       "a platform.", name, platforms, e)
