@@ -18,10 +18,17 @@ r"""Exports a trained MoNE ViT at the compute budgets you choose.
   python -m mone_plugin.export --workdir=DIR --out=EXPORT_DIR --gflops=0.006
   python -m mone_plugin.export --workdir=DIR --out=EXPORT_DIR --latency_ms=5
 
+  python -m mone_plugin.export --workdir=DIR --out=EXPORT_DIR --e_c=0.5 \
+      --platforms=cpu,cuda,tpu --dtype=bfloat16   # For accelerators.
+
 `--workdir` is a Big Vision MoNE run (`mone_plugin.big_vision.train`: its
 `config.json` and `checkpoint.bv`) or a Scenic one (`projects.mone.main`: its
-`checkpoint_<step>` and `config.json`, or the run's `--config`), in Big
-Vision's or Scenic's model vocabulary. The budget is a list of e_c (or
+`checkpoint_<step>` and `config.json`; `--config` replaces the latter), in
+Big Vision's or Scenic's model vocabulary: a ViT with any of either
+framework's position embeddings and poolings (classifiers), or a MoNE ViViT
+(clips [B, T, H, W, C]; see `serving/models.py`). `--platforms` lowers the
+SavedModel and `jax.export` artifacts for other backends (no device needed);
+`--dtype` sets the exported model's matmul dtype (`dtype_mm`). The budget is a list of e_c (or
 `dense`), of GFLOPs per image (each turned into the e_c that meets it), or
 one latency target in ms per batch of `--latency_batch` images, measured here
 on the current JAX backend: the largest e_c that meets it is exported and the
@@ -29,7 +36,8 @@ measurement written to `EXPORT_DIR/latency.json`. Writes to EXPORT_DIR:
 
   saved_model/          TF SavedModel (jax2tf, native serialization), one
                         signature per budget ("ec0.3", ...; "serving_default"
-                        is the largest): uint8 images [B, H, W, C], any B ->
+                        is the largest): uint8 images [B, H, W, C] (clips
+                        [B, T, H, W, C]), any B ->
                         logits, probabilities, experts ([B, h, w] expert of
                         every patch, 0 = smallest).
   jax/<budget>.jax      `jax.export` (StableHLO) of f(variables, images),
