@@ -181,7 +181,10 @@ class ScenicExportTest(parameterized.TestCase):
     code = '\n'.join([
         'import runpy, sys',
         f'sys.argv = {argv!r}',
-        "runpy.run_module('mone_plugin.export', run_name='__main__')",
+        'try:',
+        "  runpy.run_module('mone_plugin.export', run_name='__main__')",
+        'except SystemExit as e:',  # absl's app.run exits.
+        '  assert not e.code, e.code',
         "print(sorted({'scenic', 'big_vision'} & "
         "{m.split('.')[0] for m in sys.modules}))"])
     r = subprocess.run(
