@@ -18,10 +18,17 @@ r"""Exports a trained MoNE ViT at the compute budgets you choose.
   python -m mone_plugin.export --workdir=DIR --out=EXPORT_DIR --gflops=0.006
   python -m mone_plugin.export --workdir=DIR --out=EXPORT_DIR --latency_ms=5
 
+  python -m mone_plugin.export --workdir=DIR --out=EXPORT_DIR --e_c=0.5 \
+      --platforms=cpu,cuda,tpu --dtype=bfloat16   # For accelerators.
+
 `--workdir` is a Big Vision MoNE run (`mone_plugin.big_vision.train`: its
 `config.json` and `checkpoint.bv`) or a Scenic one (`projects.mone.main`: its
-`checkpoint_<step>` and `config.json`, or the run's `--config`), in Big
-Vision's or Scenic's model vocabulary. The budget is a list of e_c (or
+`checkpoint_<step>` and `config.json`; `--config` replaces the latter), in
+Big Vision's or Scenic's model vocabulary: a ViT with any of either
+framework's position embeddings and poolings (classifiers), or a MoNE ViViT
+(clips [B, T, H, W, C]; see `serving/models.py`). `--platforms` lowers the
+SavedModel and `jax.export` artifacts for other backends (no device needed);
+`--dtype` sets the exported model's matmul dtype (`dtype_mm`). The budget is a list of e_c (or
 `dense`), of GFLOPs per image (each turned into the e_c that meets it), or
 one latency target in ms per batch of `--latency_batch` images, measured here
 on the current JAX backend: the largest e_c that meets it is exported and the
@@ -29,7 +36,8 @@ measurement written to `EXPORT_DIR/latency.json`. Writes to EXPORT_DIR:
 
   saved_model/          TF SavedModel (jax2tf, native serialization), one
                         signature per budget ("ec0.3", ...; "serving_default"
-                        is the largest): uint8 images [B, H, W, C], any B ->
+                        is the largest): uint8 images [B, H, W, C] (clips
+                        [B, T, H, W, C]), any B ->
                         logits, probabilities, experts ([B, h, w] expert of
                         every patch, 0 = smallest).
   jax/<budget>.jax      `jax.export` (StableHLO) of f(variables, images),
@@ -63,6 +71,7 @@ import numpy as np
 
 from mone_plugin import capacity
 from mone_plugin.serving import forward
+from mone_plugin.serving import models
 from mone_plugin.serving import resolve
 from mone_plugin.serving import workdirs
 from mone_plugin.serving import writers
@@ -70,10 +79,24 @@ from mone_plugin.serving import writers
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 ONNX_CHOICES = ("auto", "yes", "no")
+DTYPES = ("float32", "bfloat16", "float16")
 
 
-def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
-  """Writes the SavedModel, the jax.export and ONNX artifacts, the manifest."""
+def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto", platforms=None,
+           dtype=None):
+  """Writes the SavedModel, the jax.export and ONNX artifacts, the manifest.
+
+  Args:
+    ckpt: the `workdirs.Checkpoint`.
+    out_dir: the export directory (replaced if it holds an export).
+    e_cs: the budgets (e_c, None: dense).
+    latency: the latency measurement to write beside, or None.
+    onnx: "auto", "yes" or "no" (`ONNX_CHOICES`).
+    platforms: the platforms the SavedModel and `jax.export` artifacts are
+      lowered for ("cpu", "cuda", "rocm", "tpu"); None: this machine's.
+    dtype: the matmul dtype of the exported model (`dtype_mm`, e.g.
+      "bfloat16" for accelerators); None: the run's.
+  """
   if onnx not in ONNX_CHOICES:
     raise forward.ExportError(
         f"--onnx={onnx} is not one of {', '.join(ONNX_CHOICES)}.")
@@ -81,8 +104,23 @@ def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
     raise forward.ExportError(
         "--onnx=yes but jax2onnx or onnxruntime is not installed (`make "
         "setup` installs both); give --onnx=no to export without ONNX.")
-  write_onnx = onnx == "yes" or (onnx == "auto" and writers.onnx_available())
+  bad = [p for p in platforms or () if p not in writers.PLATFORMS]
+  if bad or (platforms is not None and not platforms):
+    raise forward.ExportError(
+        f"--platforms={','.join(platforms)}: allowed: "
+        f"{', '.join(writers.PLATFORMS)}.")
   model, image_shape = workdirs.build_model(ckpt)
+  if dtype is not None:
+    if dtype not in DTYPES:
+      raise forward.ExportError(f"--dtype={dtype} is not one of "
+                                f"{', '.join(DTYPES)}.")
+    model = model.clone(dtype_mm=dtype)
+  dtype_mm = str(getattr(model, "dtype_mm", "float32"))
+  if onnx == "yes" and dtype_mm != "float32":
+    raise forward.ExportError(f"--onnx=yes exports float32 models only, not "
+                              f"dtype {dtype_mm}; give --onnx=no.")
+  write_onnx = dtype_mm == "float32" and (
+      onnx == "yes" or (onnx == "auto" and writers.onnx_available()))
   resolve.check_e_c(model, e_cs)
   e_cs = tuple(dict.fromkeys(e_cs))  # Unique, in the given order.
   params = jax.tree.map(np.asarray, ckpt.params)
@@ -96,14 +134,15 @@ def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
   logging.info("Exporting %s at %s to %s", ckpt.framework,
                [forward.budget_name(e) for e in e_cs], out_dir)
   args = (model, params, image_shape, e_cs, ckpt.value_range)
-  writers.save_saved_model(*args, os.path.join(out_dir, "saved_model"))
-  jax_files = writers.save_jax(*args, os.path.join(out_dir, "jax"))
+  kw = dict(activation=ckpt.activation, platforms=platforms)
+  writers.save_saved_model(*args, os.path.join(out_dir, "saved_model"), **kw)
+  jax_files = writers.save_jax(*args, os.path.join(out_dir, "jax"), **kw)
   onnx_files = {}
   if write_onnx:
-    onnx_files = writers.save_onnx(*args, os.path.join(out_dir, "onnx"))
+    onnx_files = writers.save_onnx(*args, os.path.join(out_dir, "onnx"), **kw)
   else:
-    logging.info("No ONNX export (--onnx=%s, jax2onnx installed: %s).", onnx,
-                 writers.onnx_available())
+    logging.info("No ONNX export (--onnx=%s, dtype %s, jax2onnx installed: "
+                 "%s).", onnx, dtype_mm, writers.onnx_available())
   manifest = _manifest(ckpt, model, image_shape, e_cs, jax_files, onnx_files)
   with open(os.path.join(out_dir, MANIFEST), "w") as f:
     json.dump(manifest, f, indent=2)
@@ -113,39 +152,50 @@ def export(ckpt, out_dir, e_cs, *, latency=None, onnx="auto"):
   return manifest
 
 
-def _manifest(ckpt, model, image_shape, e_cs, jax_files, onnx_files):
+def _manifest(ckpt, model, input_shape, e_cs, jax_files, onnx_files):
   """What a server needs to know of the export (`manifest.json`)."""
-  h, w = (s // p for s, p in zip(image_shape, model.patch_size))
+  grid = models.token_grid(model, input_shape)
+  num_tokens = int(np.prod(grid[-2:]))  # Routed together (a frame's).
   budgets = []
   for e_c in e_cs:
     caps = model.capacities(e_c)
+    files = jax_files[e_c]
     budgets.append({
         "name": forward.budget_name(e_c), "e_c": e_c,
-        "gflops": resolve.gflops(model, image_shape, e_c),
+        "gflops": resolve.gflops(model, input_shape, e_c),
         "capacities": None if caps is None else list(caps),
         "tokens_per_expert": None if caps is None else list(
-            capacity.tokens_per_expert(caps, h * w)),
-        "signature": forward.budget_name(e_c), "jax_export": jax_files[e_c],
+            capacity.tokens_per_expert(caps, num_tokens)),
+        "signature": forward.budget_name(e_c),
+        "jax_export": next(iter(files.values())), "jax_export_files": files,
         "onnx": onnx_files.get(e_c)})
+  video = len(input_shape) == 4
+  width = getattr(model, "width", None) or model.hidden_size
+  layout = "B, T, H, W, C" if video else "B, H, W, C"
   return {
       "format_version": FORMAT_VERSION,
       "framework": ckpt.framework,
-      "input": {"height": image_shape[0], "width": image_shape[1],
-                "channels": image_shape[2], "dtype": "uint8",
-                "value_range": list(ckpt.value_range),
+      "model": type(model).__name__,
+      "input": {**({"frames": input_shape[0]} if video else {}),
+                "height": input_shape[-3], "width": input_shape[-2],
+                "channels": input_shape[-1], "dtype": "uint8",
+                "layout": layout, "value_range": list(ckpt.value_range),
                 "resize": "bilinear, then clip and cast to uint8"},
-      "patch_grid": [h, w],
+      "patch_grid": list(grid),
+      "dtype_mm": str(getattr(model, "dtype_mm", "float32")),
+      "platforms": sorted({p for f in jax_files.values() for p in f}),
       "num_classes": model.num_classes,
       "class_names": ckpt.class_names,
       "num_experts": model.num_experts,
-      "expert_widths": list(capacity.expert_dims(model.width,
-                                                     model.num_experts)),
+      "expert_widths": list(capacity.expert_dims(width, model.num_experts)),
       "capacity_method": model.capacity_method,
       "budgets": budgets,
       "default_budget": forward.budget_name(forward.default_budget(e_cs)),
       "outputs": {"logits": "float32 [B, classes]",
-                  "probabilities": "float32 [B, classes]",
-                  "experts": "int32 [B, h, w], 0 = smallest expert"},
+                  "probabilities": f"float32 [B, classes], the "
+                                   f"{ckpt.activation} of the logits",
+                  "experts": ("int32 [B, T', h, w]" if video else
+                              "int32 [B, h, w]") + ", 0 = smallest expert"},
   }
 
 
@@ -169,7 +219,8 @@ def main(argv):
       print(f"Latency target {f.latency_ms:g} ms: e_c={e_c:g} "
             f"({latency['measured_ms'][f'{e_c:g}']:.3g} ms measured)",
             flush=True)
-    manifest = export(ckpt, f.out, e_cs, latency=latency, onnx=f.onnx)
+    manifest = export(ckpt, f.out, e_cs, latency=latency, onnx=f.onnx,
+                      platforms=f.platforms, dtype=f.dtype)
   except forward.ExportError as e:
     raise SystemExit(f"mone_plugin.export: error: {e}") from None
   for b in manifest["budgets"]:
@@ -189,10 +240,18 @@ if __name__ == "__main__":
   flags.DEFINE_enum("onnx", "auto", ONNX_CHOICES,
                     "ONNX models too: when jax2onnx is installed (auto), "
                     "always (yes: an error without it) or never (no).")
+  flags.DEFINE_list("platforms", None,
+                    "Platforms to lower the SavedModel and jax.export "
+                    "artifacts for, e.g. cpu,cuda,tpu (no device needed); "
+                    "default: this machine's.")
+  flags.DEFINE_enum("dtype", None, DTYPES,
+                    "Matmul dtype of the exported model (dtype_mm), e.g. "
+                    "bfloat16 for GPUs and TPUs; default: the run's.")
   flags.DEFINE_integer("image_size", None,
                        "Input size when the checkpoint does not tell it.")
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
   config_flags.DEFINE_config_file(
-      "config", None, "The run's config (needed for Scenic workdirs).")
+      "config", None, "The run's config, for a Scenic workdir without "
+      "config.json (or to override it).")
   flags.mark_flags_as_required(["workdir", "out"])
   app.run(main)

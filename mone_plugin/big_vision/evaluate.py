@@ -15,14 +15,15 @@
 r"""Evaluates a trained MoNE model at several compute budgets.
 
   python -m mone_plugin.big_vision.evaluate --workdir /tmp/mone_fmnist \
-      [--e_c=0.2,0.3,...,1.0] [--config=<file>:<args>]
+      [--e_c=0.2,0.3,...,1.0 | --gflops=0.004,0.006] [--config=<file>:<args>]
 
 Reads the run's config (`workdir/config.json`, written by the trainer, unless
 --config is given) and its last checkpoint, runs every evaluator of the config
 once per e_c with Big Vision's own evaluators, and writes to the workdir:
 `mone_eval.json` and `mone_eval.csv` (one row per e_c: GFLOPs per image and
 each metric) and `mone_eval.png` (accuracy vs GFLOPs). "dense" in --e_c is the
-dense ViT path. `--reference=<workdir>` draws another run's evaluation (e.g.
+dense ViT path; `--gflops` gives the budgets in GFLOPs per image instead (each
+evaluated at the e_c that meets it). `--reference=<workdir>` draws another run's evaluation (e.g.
 the dense ViT of the same recipe) beside the curve and adds its rows, marked
 with their source; a recipe that differs from this run's is said in the label
 and the log.
@@ -53,6 +54,7 @@ from tensorflow.io import gfile
 
 from mone_plugin import budgets as budgets_lib
 from mone_plugin import checkpoints
+from mone_plugin import flops
 from mone_plugin.big_vision import trainer_config
 from mone_plugin.data import prepare
 
@@ -78,8 +80,12 @@ def load_config(workdir, config=None):
     return mlc.ConfigDict(json.loads(f.read()))
 
 
-def evaluate(config, workdir, e_cs=DEFAULT_E_C):
-  """Runs the config's evaluators at each e_c; returns one row per e_c."""
+def evaluate(config, workdir, e_cs=DEFAULT_E_C, gflops=None):
+  """Runs the config's evaluators at each e_c; returns one row per e_c.
+
+  `gflops` (GFLOPs per image), if given, replaces `e_cs` by the e_c meeting
+  each budget (`flops.e_c_for_gflops`).
+  """
   # The last complete checkpoint, refused if a file is missing (zarr would
   # read it as zeros), a shape differs or a value is NaN/inf (in `load`).
   ckpt, _ = checkpoints.resolve_last(os.path.join(workdir, "checkpoint.bv"))
@@ -99,12 +105,15 @@ def evaluate(config, workdir, e_cs=DEFAULT_E_C):
   model_mod = importlib.import_module(f"big_vision.models.{config.model_name}")
   model = model_mod.Model(
       num_classes=config.num_classes, **config.get("model", {}))
-  for e_c in e_cs:  # Fail before loading anything.
-    budgets_lib.check_budget(e_c, model.num_experts, model.capacity_method)
-
   train_ds, _ = input_pipeline.training(config.input)
   spec = train_ds.element_spec["image"]
   image_shape = tuple(spec.shape[1:])
+  if gflops:
+    kind, kw = budgets_lib.flops_config(model, image_shape)
+    e_cs = tuple(flops.e_c_for_gflops(float(g), model=kind, **kw)
+                 for g in gflops)
+  for e_c in e_cs:  # Fail before loading anything.
+    budgets_lib.check_budget(e_c, model.num_experts, model.capacity_method)
   logging.info("Loading %s", ckpt)
   params_shape = jax.eval_shape(
       lambda: model.init(jax.random.PRNGKey(0),
@@ -230,7 +239,10 @@ def main(argv):
   config = load_config(workdir, flags.FLAGS.config)
   reference = (load_reference(flags.FLAGS.reference, config)
                if flags.FLAGS.reference else [])
-  rows = evaluate(config, workdir, budgets_lib.parse_e_c(flags.FLAGS.e_c))
+  if flags.FLAGS["gflops"].present and flags.FLAGS["e_c"].present:
+    raise app.UsageError("Give --e_c or --gflops, not both.")
+  rows = evaluate(config, workdir, budgets_lib.parse_e_c(flags.FLAGS.e_c),
+                  gflops=flags.FLAGS.gflops)
   for r in reference:
     print(f"reference {r['e_c']!s:6} GFLOPs={r['gflops']:.5f}  " + "  ".join(
         f"{k}={v:.4f}" for k, v in r.items() if "/" in k) +
@@ -247,6 +259,9 @@ if __name__ == "__main__":
   flags.DEFINE_string("workdir", None, "The trained run's workdir.")
   flags.DEFINE_list("e_c", [str(e) for e in DEFAULT_E_C],
                     "Budgets to evaluate at ('dense': the dense ViT path).")
+  flags.DEFINE_list("gflops", None,
+                    "Budgets in GFLOPs per image instead of --e_c (each "
+                    "evaluated at the e_c that meets it).")
   flags.DEFINE_string(
       "reference", None, "Workdir of an evaluated run to draw beside this "
       "one (e.g. the dense ViT of the same recipe: `make run-reference`).")

@@ -14,16 +14,19 @@
 
 """What every exported artifact computes, and the names it goes by.
 
-An artifact takes uint8 images [B, H, W, C] (any B) and returns the logits,
-the probabilities and the expert of every patch at one budget: an e_c, or
-None for the dense model.
+An artifact takes uint8 images [B, H, W, C] (or clips [B, T, H, W, C]), any
+B, and returns the logits, the probabilities and the expert of every patch
+(or tubelet) at one budget: an e_c, or None for the dense model.
 """
 
 import jax
 import jax.numpy as jnp
 
+from mone_plugin.serving import models
+
 # The output names of every artifact, in the order ONNX lists them.
 OUTPUTS = ("logits", "probabilities", "experts")
+ACTIVATIONS = ("softmax", "sigmoid")  # Of the probabilities.
 
 
 class ExportError(ValueError):
@@ -40,25 +43,34 @@ def default_budget(e_cs):
   return max(e_cs, key=lambda e: 2.0 if e is None else e)
 
 
-def forward_fn(model, e_c, value_range):
-  """f(variables, uint8 images) -> dict(logits, probabilities, experts).
+def forward_fn(model, e_c, value_range, activation="softmax"):
+  """f(variables, uint8 images or clips) -> dict(logits, probabilities, experts).
 
   `variables` are {"params": params} (the training forward) or
   `inference.prepare_inference(params)` (the inference path, as exported).
+  `experts` is the expert map, [B, h, w] (images) or [B, T', h, w] (clips);
+  `probabilities` the softmax of the logits, or their sigmoid
+  (`activation="sigmoid"`, multi-label models).
   """
   vmin, vmax = value_range
+  if activation not in ACTIVATIONS:
+    raise ExportError(f"activation={activation!r} is not one of "
+                      f"{ACTIVATIONS}.")
 
   def f(variables, images):
     x = vmin + images.astype(jnp.float32) / 255.0 * (vmax - vmin)
     logits, out = model.apply(variables, x, e_c=e_c)
-    h, w = out["pre_logits_2d"].shape[1:3]
+    grid = models.token_grid(model, images.shape[1:])
     if "experts" in out:
-      experts = out["experts"].reshape(-1, h, w)
+      experts = out["experts"].reshape(-1, *grid)
     else:  # Dense: every token on the largest expert.
       # (zeros_like, not full: a symbolic batch must not become a constant.)
-      experts = jnp.zeros_like(out["pre_logits_2d"][..., 0], jnp.int32) + (
-          model.num_experts - 1)
-    return {"logits": logits,
-            "probabilities": jax.nn.softmax(logits.astype(jnp.float32)),
+      batch = jnp.zeros_like(logits[:, 0], jnp.int32)
+      experts = batch.reshape(-1, *(1,) * len(grid)) + jnp.full(
+          grid, model.num_experts - 1, jnp.int32)
+    logits32 = logits.astype(jnp.float32)
+    probs = (jax.nn.sigmoid(logits32) if activation == "sigmoid"
+             else jax.nn.softmax(logits32))
+    return {"logits": logits32, "probabilities": probs,
             "experts": experts.astype(jnp.int32)}
   return f

@@ -54,27 +54,16 @@ def check_e_c(model, e_cs):
     model.capacities(e_c)  # Other method-specific checks.
 
 
-def _flops_config(model, image_shape):
-  """The `flops` keyword arguments of `model` on images of `image_shape`."""
-  return dict(
-      image_size=tuple(image_shape[:2]), patch_size=tuple(model.patch_size),
-      width=model.width, depth=model.depth, mlp_dim=model.mlp_dim,
-      num_heads=model.num_heads, num_classes=model.num_classes or None,
-      num_experts=model.num_experts, capacity_method=model.capacity_method,
-      pool_type=model.pool_type, channels=image_shape[-1],
-      rep_size=model.rep_size)
+def gflops(model, input_shape, e_c):
+  """Analytic GFLOPs per image (or clip) of `model` at `e_c` (None: dense)."""
+  return budgets_lib.gflops(model, input_shape, e_c)
 
 
-def gflops(model, image_shape, e_c):
-  """Analytic GFLOPs per image of `model` at `e_c` (None: dense)."""
-  return flops.vit_gflops(e_c=e_c, **_flops_config(model, image_shape))
-
-
-def e_c_for_gflops(model, image_shape, budgets):
-  """The e_c meeting each GFLOPs-per-image budget."""
-  cfg = _flops_config(model, image_shape)
+def e_c_for_gflops(model, input_shape, budgets):
+  """The e_c meeting each GFLOPs-per-image (or per-clip) budget."""
+  kind, cfg = budgets_lib.flops_config(model, input_shape)
   try:
-    return tuple(flops.e_c_for_gflops(g, **cfg) for g in budgets)
+    return tuple(flops.e_c_for_gflops(g, model=kind, **cfg) for g in budgets)
   except ValueError as e:
     raise forward.ExportError(f"--gflops: {e}") from None
 

@@ -84,3 +84,55 @@ class ExportedTestCase(absltest.TestCase):
     cls.dir = os.path.join(cls.tmp, "export")
     cls.ckpt = tiny_checkpoint()
     cls.manifest = export.export(cls.ckpt, cls.dir, E_CS, onnx="no")
+
+
+def run_artifacts(out_dir, inputs):
+  """Every budget's outputs from the export in `out_dir`, per artifact.
+
+  Returns {budget name: {"jax": outputs, "saved_model": outputs}}, each
+  outputs a dict of numpy arrays; the `jax.export` artifact runs on this
+  machine's platform.
+  """
+  import flax  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(out_dir, "manifest.json")) as f:
+    manifest = json.load(f)
+  with open(os.path.join(out_dir, "jax", "params.msgpack"), "rb") as f:
+    variables = flax.serialization.msgpack_restore(f.read())
+  saved = tf.saved_model.load(os.path.join(out_dir, "saved_model"))
+  res = {}
+  for b in manifest["budgets"]:
+    path = b["jax_export_files"].get(jax.default_backend(), b["jax_export"])
+    with open(os.path.join(out_dir, path), "rb") as f:
+      exported = jax.export.deserialize(f.read())
+    sig = saved.signatures[b["signature"]]
+    res[b["name"]] = {
+        "jax": jax.tree.map(np.asarray, exported.call(variables, inputs)),
+        "saved_model": {k: v.numpy() for k, v in sig(
+            images=tf.constant(inputs)).items()}}
+  return res
+
+
+def assert_matches(test, out_dir, inputs, reference, atol=1e-4):
+  """The export's artifacts give `reference(e_c, inputs)`'s outputs.
+
+  `reference` returns {"logits": ..., "experts": ... or None (dense)} from
+  the trained JAX model; logits agree within `atol`, experts exactly (except
+  for tokens whose router scores tie within float rounding: at most 1%).
+  """
+  import json  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(out_dir, "manifest.json")) as f:
+    budgets = json.load(f)["budgets"]
+  got = run_artifacts(out_dir, inputs)
+  for b in budgets:
+    want = reference(b["e_c"], inputs)
+    for kind, out in got[b["name"]].items():
+      msg = f"{b['name']} {kind}"
+      np.testing.assert_allclose(out["logits"], want["logits"], atol=atol,
+                                 rtol=0, err_msg=msg)
+      if want.get("experts") is not None:
+        test.assertEqual(out["experts"].shape, want["experts"].shape, msg)
+        test.assertLessEqual(
+            np.mean(out["experts"] != want["experts"]), 0.01, msg)
+  return got

@@ -27,6 +27,7 @@ import io
 import logging as py_logging
 import os
 
+from absl import logging
 import flax
 import jax
 import jax.numpy as jnp
@@ -36,29 +37,41 @@ from mone_plugin import inference
 from mone_plugin.serving import forward
 
 
+PLATFORMS = ("cpu", "cuda", "rocm", "tpu")  # What jax.export lowers for.
+
+
+def inference_variables(model, params):
+  """The exported variables: the inference path's, cast to `dtype_mm` once."""
+  return jax.tree.map(np.asarray, inference.prepare_inference(
+      params, dtype=getattr(model, "dtype_mm", None)))
+
+
 def _bind_params(converted, module):
   def serve(images):
     return converted(module.params, images)
   return serve
 
 
-def save_saved_model(model, params, image_shape, e_cs, value_range, path):
+def save_saved_model(model, params, image_shape, e_cs, value_range, path, *,
+                     activation="softmax", platforms=None):
   """The TF SavedModel: variables shared by the signatures, one a budget.
 
   The variables are those of the inference path, sliced once here;
-  "serving_default" is the largest budget.
+  "serving_default" is the largest budget. `platforms` (default: this
+  machine's) are those its StableHLO is lowered for.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
   module = tf.Module()
   module.params = tf.nest.map_structure(
-      tf.Variable, jax.tree.map(np.asarray, inference.prepare_inference(params)))
+      tf.Variable, inference_variables(model, params))
   spec = tf.TensorSpec((None, *image_shape), tf.uint8, name="images")
   signatures = {}
   for e_c in e_cs:
     converted = jax2tf.convert(
-        forward.forward_fn(model, e_c, value_range),
-        polymorphic_shapes=[None, "(b, ...)"], with_gradient=False)
+        forward.forward_fn(model, e_c, value_range, activation),
+        polymorphic_shapes=[None, "(b, ...)"], with_gradient=False,
+        native_serialization_platforms=platforms)
     fn = tf.function(_bind_params(converted, module),
                      input_signature=[spec], autograph=False)
     signatures[forward.budget_name(e_c)] = fn.get_concrete_function()
@@ -67,10 +80,17 @@ def save_saved_model(model, params, image_shape, e_cs, value_range, path):
   tf.saved_model.save(module, path, signatures=signatures)
 
 
-def save_jax(model, params, image_shape, e_cs, value_range, path):
-  """One `jax.export` artifact per budget and `params.msgpack`, their input."""
+def save_jax(model, params, image_shape, e_cs, value_range, path, *,
+             activation="softmax", platforms=None):
+  """One `jax.export` artifact per budget and `params.msgpack`, their input.
+
+  Each artifact is lowered for `platforms` (default: this machine's), which
+  needs no device of theirs. Returns, per e_c, {platform: file}: one file
+  for all platforms, or, if lowering for them together fails, one a platform
+  (`<budget>.<platform>.jax`).
+  """
   os.makedirs(path, exist_ok=True)
-  variables = jax.tree.map(np.asarray, inference.prepare_inference(params))
+  variables = inference_variables(model, params)
   with open(os.path.join(path, "params.msgpack"), "wb") as f:
     f.write(flax.serialization.msgpack_serialize(variables))
   b, = jax.export.symbolic_shape("b")
@@ -79,12 +99,25 @@ def save_jax(model, params, image_shape, e_cs, value_range, path):
           jax.ShapeDtypeStruct((b, *image_shape), jnp.uint8))
   files = {}
   for e_c in e_cs:
-    exported = jax.export.export(jax.jit(
-        forward.forward_fn(model, e_c, value_range)))(*args)
-    name = f"{forward.budget_name(e_c)}.jax"
-    with open(os.path.join(path, name), "wb") as f:
-      f.write(exported.serialize())
-    files[e_c] = os.path.join(os.path.basename(path), name)
+    fn = jax.jit(forward.forward_fn(model, e_c, value_range, activation))
+    name = forward.budget_name(e_c)
+    try:
+      exported = jax.export.export(fn, platforms=platforms)(*args)
+      parts = {exported.platforms: exported}
+    except Exception as e:  # pylint: disable=broad-exception-caught
+      if platforms is None or len(platforms) == 1:
+        raise
+      logging.warning("Lowering %s for %s together failed (%s); one artifact "
+                      "a platform.", name, platforms, e)
+      parts = {(p,): jax.export.export(fn, platforms=(p,))(*args)
+               for p in platforms}
+    files[e_c] = {}
+    for group, exported in parts.items():
+      fname = f"{name}.jax" if len(parts) == 1 else f"{name}.{group[0]}.jax"
+      with open(os.path.join(path, fname), "wb") as f:
+        f.write(exported.serialize())
+      for p in group:
+        files[e_c][p] = os.path.join(os.path.basename(path), fname)
   return files
 
 
@@ -100,7 +133,7 @@ def _unrolled(model, params):
   jax2onnx cannot trace flax's `nn.scan` with a symbolic batch size (the
   carry's shape must be concrete); the unrolled blocks compute the same.
   """
-  if not model.scan:
+  if not getattr(model, "scan", False):
     return model, params
   t = dict(params["Transformer"])
   stacked = t.pop("encoderblock")
@@ -109,12 +142,14 @@ def _unrolled(model, params):
   return model.clone(scan=False), {**params, "Transformer": t}
 
 
-def save_onnx(model, params, image_shape, e_cs, value_range, path):
+def save_onnx(model, params, image_shape, e_cs, value_range, path, *,
+              activation="softmax", platforms=None):
   """One ONNX model per budget (jax2onnx), weights inside.
 
   Input "images" uint8 [B, H, W, C], outputs `forward.OUTPUTS`.
   """
   import jax2onnx  # pylint: disable=g-import-not-at-top
+  del platforms  # ONNX Runtime picks its own.
   model, params = _unrolled(model, params)
   os.makedirs(path, exist_ok=True)
   variables = inference.prepare_inference(params)
@@ -130,7 +165,7 @@ def save_onnx(model, params, image_shape, e_cs, value_range, path):
     for q in quiet:
       q.setLevel(py_logging.ERROR)
     for e_c in e_cs:
-      f = forward.forward_fn(model, e_c, value_range)
+      f = forward.forward_fn(model, e_c, value_range, activation)
       name = f"{forward.budget_name(e_c)}.onnx"
       with contextlib.redirect_stdout(io.StringIO()):
         jax2onnx.to_onnx(

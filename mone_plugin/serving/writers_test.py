@@ -55,7 +55,8 @@ class WritersTest(absltest.TestCase):
   def test_saved_model_and_jax_export_match_jax_at_every_budget(self):
     self._save(writers.save_saved_model, "saved_model", E_CS)
     files = self._save(writers.save_jax, "jax", E_CS)
-    self.assertEqual(files, {0.3: "jax/ec0.3.jax", 1.0: "jax/ec1.jax"})
+    self.assertEqual(files, {0.3: {"cpu": "jax/ec0.3.jax"},
+                             1.0: {"cpu": "jax/ec1.jax"}})
     loaded = tf.saved_model.load(os.path.join(self.tmp, "saved_model"))
     self.assertEqual(set(loaded.signatures),
                      {"ec0.3", "ec1", "serving_default"})
@@ -79,7 +80,7 @@ class WritersTest(absltest.TestCase):
             images=tf.constant(self.images))["experts"].numpy(),
         self._jax(1.0, self.images)["experts"])
     # The jax.export artifact of the smallest budget, from its own params.
-    with open(os.path.join(self.tmp, files[0.3]), "rb") as f:
+    with open(os.path.join(self.tmp, files[0.3]["cpu"]), "rb") as f:
       exported = jax.export.deserialize(f.read())
     got = exported.call(variables, self.images)
     want = self._jax(0.3, self.images)
