@@ -314,7 +314,9 @@ def pip(args, dry_run):
   cmd = [sys.executable, "-m", "pip", "install", "-q"] + args
   if dry_run:  # Not quiet: pip's "Would install" line is the answer.
     cmd[cmd.index("-q")] = "--dry-run"
-  print("+ " + " ".join(cmd[1:]), flush=True)
+  shown = cmd[1:] if len(args) < 30 else cmd[1:-len(args)] + [
+      a for a in args if a.startswith("-")] + [f"<{len(args)} pins>"]
+  print("+ python " + " ".join(shown), flush=True)
   subprocess.run(cmd, check=True)
 
 
@@ -327,6 +329,10 @@ def main(argv=None):
   parser.add_argument("--dry_run", action="store_true",
                       help="pip --dry-run: say what would be installed")
   args = parser.parse_args(argv)
+  if sys.version_info < (3, 11):
+    sys.exit(f"make setup: stopped: Python {sys.version.split()[0]} "
+             f"({sys.executable}); the plugin needs Python 3.11 or newer "
+             "(make setup PYTHON=python3.11).")
   import tomllib  # pylint: disable=g-import-not-at-top
   with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
     pyproject = tomllib.load(f)
