@@ -310,12 +310,12 @@ def check_after(backend):
   print(line)
 
 
-def pip(args, dry_run):
-  cmd = [sys.executable, "-m", "pip", "install", "-q"] + args
+def pip(options, requirements, dry_run):
+  cmd = [sys.executable, "-m", "pip", "install", "-q"] + options + requirements
   if dry_run:  # Not quiet: pip's "Would install" line is the answer.
     cmd[cmd.index("-q")] = "--dry-run"
-  shown = cmd[1:] if len(args) < 30 else cmd[1:-len(args)] + [
-      a for a in args if a.startswith("-")] + [f"<{len(args)} pins>"]
+  shown = cmd[1:] if len(requirements) < 30 else (
+      cmd[1:len(cmd) - len(requirements)] + [f"<{len(requirements)} pins>"])
   print("+ python " + " ".join(shown), flush=True)
   subprocess.run(cmd, check=True)
 
@@ -364,9 +364,9 @@ def main(argv=None):
       extra = ["-c", path]
       print("make setup: constraints: " + ", ".join(plan.constraints))
     if reqs:
-      pip(extra + reqs, args.dry_run)
+      pip(extra, reqs, args.dry_run)
     if no_deps:
-      pip(["--no-deps"] + no_deps, args.dry_run)
+      pip(["--no-deps"], no_deps, args.dry_run)
   if not args.dry_run:
     check_after(plan.backend)
 
