@@ -102,20 +102,20 @@ class CudaTest(absltest.TestCase):
     self.assertNotIn("\n", plan.message)
     for words in ("nothing was changed", "jax 0.10.2",
                   "jax-cuda12-plugin 0.10.1 differs from jax 0.10.2",
-                  "make setup ACCEL=cuda12", "jax[cuda12]>=0.8.1,<0.11"):
+                  "make setup ACCEL=cuda12", "jax[cuda12]>=0.9.2,<0.11"):
       self.assertIn(words, plan.message)
 
   def test_accel_cuda12_installs_jax_and_plugin_together(self):
     plan = decide({**CUDA_0101, "jax": "0.10.2", "jaxlib": "0.10.2"},
                   "cuda12")
     self.assertEqual((plan.mode, plan.backend), ("accel", "cuda12"))
-    self.assertIn("jax[cuda12]>=0.8.1,<0.11", plan.requirements)
+    self.assertIn("jax[cuda12]>=0.9.2,<0.11", plan.requirements)
     self.assertEmpty(plan.constraints)  # pip moves jax and plugins together.
 
   def test_fresh_machine_with_accel_cuda12(self):
     plan = decide({}, "cuda12")
     self.assertEqual(plan.mode, "accel")
-    self.assertIn("jax[cuda12]>=0.8.1,<0.11", plan.requirements)
+    self.assertIn("jax[cuda12]>=0.9.2,<0.11", plan.requirements)
     self.assertIn("tensorflow-cpu>=2.20,<2.22", plan.requirements)
 
   def test_matching_jax_outside_the_range_stops_or_is_replaced(self):
@@ -123,7 +123,7 @@ class CudaTest(absltest.TestCase):
     plan = decide(newer)
     self.assertEqual(plan.mode, "stop")
     self.assertIn("jax 0.11.2 is outside the tested range "
-                  "jax>=0.8.1,<0.11", plan.message)
+                  "jax>=0.9.2,<0.11", plan.message)
     self.assertIn("ACCEL=cuda12", plan.message)
     self.assertEqual(decide(newer, "cuda12").mode, "accel")
 
@@ -138,7 +138,7 @@ class CudaTest(absltest.TestCase):
     self.assertEqual(decide(cuda13).mode, "keep")
     plan = decide({**cuda13, "jax-cuda13-plugin": "0.10.0"})
     self.assertEqual(plan.mode, "stop")
-    self.assertIn("install jax[cuda13]>=0.8.1,<0.11 yourself", plan.message)
+    self.assertIn("install jax[cuda13]>=0.9.2,<0.11 yourself", plan.message)
 
   def test_another_accel_than_the_installed_one_stops(self):
     for accel in ("cpu", "tpu"):
@@ -182,7 +182,7 @@ class TpuTest(absltest.TestCase):
   def test_accel_tpu(self):
     plan = decide({}, "tpu")
     self.assertEqual(plan.mode, "accel")
-    self.assertIn("jax[tpu]>=0.8.1,<0.11", plan.requirements)
+    self.assertIn("jax[tpu]>=0.9.2,<0.11", plan.requirements)
 
   def test_two_backends_stop(self):
     plan = decide({**CUDA_0101, "libtpu": "0.0.41"})

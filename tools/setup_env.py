@@ -137,7 +137,7 @@ def range_requirements(pyproject, extras, drop=(), tf_installed=None):
 
 
 class _Range(SpecifierSet):
-  """A SpecifierSet shown lower bound first (>=0.8.1,<0.11)."""
+  """A SpecifierSet shown lower bound first (>=0.9.2,<0.11)."""
 
   def __str__(self):
     return ",".join(sorted((str(s) for s in self),
