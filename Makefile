@@ -16,20 +16,27 @@ SIMCLR_COMMIT = 383d4143fd8cf7879ae10f1046a9baeb753ff438
 .PHONY: setup data frameworks run run-reference test benchmark patches \
   patches-bv
 
-# Installs the pinned Python stack (a no-op when it is already there).
+# Installs the Python stack (tools/setup_env.py). On a CPU machine (CI):
+# requirements-ci.lock exactly, a no-op when it is already there. A jax with
+# its CUDA plugin or libtpu is kept (the rest goes in at the tested ranges of
+# pyproject.toml around it), or setup stops with one message and changes
+# nothing. ACCEL=cuda12 or ACCEL=tpu installs jax[cuda12] / jax[tpu] in the
+# tested range with the rest; SETUP_ARGS=--dry_run only says what pip would do.
+ACCEL ?=
+SETUP_ARGS ?=
 # jax2onnx (ONNX export) without its dependencies: it pins orbax-checkpoint
 # below the 0.12 line installed here beside flax 0.12.8 and pulls in equinox,
 # dm-pix, netron and huggingface-hub for its own examples; the export uses
 # none of them. What it does use (onnx, onnx-ir, onnxruntime) is pinned in
-# requirements.txt.
+# requirements-ci.lock (pyproject.toml's export extra).
 # 0.12.5, not newer: from 0.13 on, every converted equation's outputs are
 # searched for in every node of the graph built so far, quadratic in model
 # size (a depth-4 MoNE took 97 s instead of 6.9 s; ViT-B would take hours).
 JAX2ONNX = jax2onnx==0.12.5
 
 setup:
-	$(PYTHON) -m pip install -q -r requirements.txt
-	$(PYTHON) -m pip install -q --no-deps $(JAX2ONNX)
+	@$(PYTHON) tools/setup_env.py --accel=$(ACCEL) --no_deps=$(JAX2ONNX) \
+	  $(SETUP_ARGS)
 
 # Local TFDS data sets from Debian's dataset-fashion-mnist (idempotent).
 data: setup
