@@ -13,7 +13,7 @@
 # limitations under the License.
 r"""The prepared accelerator benchmark: one command, under 8 minutes.
 
-  python -m experiments.device_benchmark --out_dir=docs/results/gpu
+  python -m experiments.device_benchmark --results_dir=docs/results/gpu
 
 Times, on the first JAX device, dense against MoNE for
   - ViT-B/16 at 224 px (the dense model: Big Vision's own ViT in the same
@@ -71,7 +71,7 @@ from mone_plugin import inference
 from mone_plugin import vit
 from mone_plugin import vivit
 
-_OUT = flags.DEFINE_string("out_dir", "docs/results/gpu",
+_OUT = flags.DEFINE_string("results_dir", "docs/results/gpu",
                            "Directory of the per-device JSONs.")
 _DOC = flags.DEFINE_string(
     "doc", "docs/gpu_benchmark.md", "Docs page whose generated table is "
