@@ -29,19 +29,17 @@ number in bf16.
 import json
 import os
 import sys
-import tempfile
 
 from absl.testing import absltest
 
-from mone_plugin import frameworks
-from tests import big_vision_train_test as bvt
+from tests import big_vision_test_util as bvu
 
 ARGS = ("runlocal,e_c=0.5,eval_e_c=0.5,width=32,depth=2,heads=2,mlp=64,"
         "batch=32,steps=30,lr=0.01,deterministic")
 WRAPPER = f"""
 import importlib.util
 
-_spec = importlib.util.spec_from_file_location("base", {bvt.CONFIG!r})
+_spec = importlib.util.spec_from_file_location("base", {bvu.CONFIG!r})
 _base = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_base)
 
@@ -53,29 +51,20 @@ def get_config(arg=None):
 """
 
 
-@absltest.skipUnless(frameworks.available("big_vision"),
-                     "Big Vision checkout not found (see README).")
-class BigVisionBf16Test(absltest.TestCase):
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
+class BigVisionBf16Test(bvu.DataTestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    prepare.ensure_prepared("fashion_mnist_local")
-    cls.tmp = tempfile.TemporaryDirectory()
     cls.config = os.path.join(cls.tmp.name, "bf16_config.py")
     with open(cls.config, "w") as f:
       f.write(WRAPPER)
     cls.cache = os.path.join(cls.tmp.name, "jax_cache")
     cls.workdir = os.path.join(cls.tmp.name, "bf16")
-    bvt.run(bvt.trainer_cmd(cls.workdir, ARGS, config=cls.config),
-            bvt.env(cls.cache))
-    cls.metrics = bvt.metrics(cls.workdir)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
+    bvu.run(bvu.trainer_cmd(cls.workdir, ARGS, config=cls.config),
+            bvu.env(cls.cache))
+    cls.metrics = bvu.metrics(cls.workdir)
 
   def test_bf16_run_learns_and_evaluates(self):
     with open(os.path.join(self.workdir, "config.json")) as f:
@@ -93,8 +82,8 @@ class BigVisionBf16Test(absltest.TestCase):
     acc = self.metrics[-1]["test_ec0.5/prec@1"]
     self.assertGreaterEqual(acc, 0.2)  # Chance: 0.1.
     # Evaluation from the checkpoint, in bf16 (the run's config.json).
-    bvt.run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
-             f"--workdir={self.workdir}", "--e_c=0.5"], bvt.env(self.cache))
+    bvu.run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
+             f"--workdir={self.workdir}", "--e_c=0.5"], bvu.env(self.cache))
     with open(os.path.join(self.workdir, "mone_eval.json")) as f:
       rows = json.load(f)
     self.assertAlmostEqual(rows[0]["test/prec@1"], acc, places=6)

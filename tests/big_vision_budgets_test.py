@@ -24,71 +24,32 @@ Fashion-MNIST.
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
 
 from absl.testing import absltest
 import numpy as np
 
-from mone_plugin import frameworks
+from tests import big_vision_test_util as bvu
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = os.path.join(REPO, "configs", "mone_fashion_mnist.py")
 TINY = ("runlocal,width=32,depth=2,heads=2,mlp=64,batch=32,steps=3,"
         "lr=0.003,deterministic,stock,e_c=0.5")
-HAVE_BV = frameworks.available("big_vision")
-STOCK = "mone_plugin.big_vision.stock_train"
-MONE = "mone_plugin.big_vision.train"
 
 
 def run(module, workdir, args):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  env["PYTHONPATH"] = os.pathsep.join(
-      p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
-  return subprocess.run(
-      [sys.executable, "-m", module, f"--config={CONFIG}:{args}",
-       f"--workdir={workdir}"], env=env, cwd=REPO, capture_output=True,
-      text=True, timeout=600, check=False)
+  """A run of `module` (failing or not) on the Fashion-MNIST config."""
+  return bvu.run(bvu.trainer_cmd(workdir, args, module=module), check=False)
 
 
-def metrics(workdir):
-  with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
-    return [json.loads(line) for line in f]
-
-
-def load_config(arg):
-  import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location("fmnist_config", CONFIG)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
-class StockTrainerTest(absltest.TestCase):
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
+class StockTrainerTest(bvu.DataTestCase):
   """Big Vision's own train.py, with MoNE as `proj.mone.vit`."""
-
-  @classmethod
-  def setUpClass(cls):
-    super().setUpClass()
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    prepare.ensure_prepared("fashion_mnist_local")
-    cls.tmp = tempfile.TemporaryDirectory()
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
 
   def test_trains_and_evaluates_at_the_model_e_c(self):
     workdir = os.path.join(self.tmp.name, "stock")
-    result = run(STOCK, workdir, TINY)
+    result = run(bvu.STOCK_TRAIN, workdir, TINY)
     self.assertEqual(result.returncode, 0, result.stderr[-5000:])
     with open(os.path.join(workdir, "config.json")) as f:
       self.assertEqual(json.load(f)["model"]["e_c"], 0.5)
-    last = metrics(workdir)[-1]
+    last = bvu.metrics(workdir)[-1]
     self.assertEqual(last["step"], 3)
     # Its evaluator ran the model at e_c 0.5: the checkpoint gives the same
     # loss at 0.5, not at 1.
@@ -98,7 +59,7 @@ class StockTrainerTest(absltest.TestCase):
     import big_vision.pp.builder as pp_builder  # pylint: disable=g-import-not-at-top
     import big_vision.pp.ops_general  # pylint: disable=g-import-not-at-top,unused-import
     import big_vision.pp.ops_image  # pylint: disable=g-import-not-at-top,unused-import
-    config = load_config(TINY)
+    config = bvu.load_config(TINY)
     test = config.evals.test
     data = ds_core.get(**test.data).get_tfdata(ordered=True)
     pp = pp_builder.get_preprocess_fn(test.pp_fn)
@@ -121,7 +82,7 @@ class StockTrainerTest(absltest.TestCase):
                      ("matvit", "nested=True")):
       with self.subTest(arg):
         workdir = os.path.join(self.tmp.name, arg.split("=")[0])
-        result = run(STOCK, workdir, f"{TINY},{arg}")
+        result = run(bvu.STOCK_TRAIN, workdir, f"{TINY},{arg}")
         self.assertNotEqual(result.returncode, 0)
         self.assertRegex(result.stderr, (
             rf"config\.mone\.{key.replace('(', r'[(]').replace(')', r'[)]')}"
@@ -134,18 +95,18 @@ class StockTrainerTest(absltest.TestCase):
     # What stock_train runs first (importing it imports big_vision.train,
     # which sets JAX flags for the whole process).
     from mone_plugin.big_vision import trainer_config  # pylint: disable=g-import-not-at-top
-    config = load_config(TINY)
+    config = bvu.load_config(TINY)
     del config.model["e_c"]
     config.mone = dict(e_c=0.25)
     config.lock()
     self.assertEqual(trainer_config.check_stock_config(config).model.e_c, 0.25)
-    config = load_config(TINY)
+    config = bvu.load_config(TINY)
     config.mone = dict(e_c=0.25)
     with self.assertRaisesRegex(
         ValueError, r"config\.model\.e_c=0\.5 and config\.mone\.e_c=0\.25 "
         r"disagree"):
       trainer_config.check_stock_config(config)
-    config = load_config(TINY)
+    config = bvu.load_config(TINY)
     config.model.gflops = 0.002
     with self.assertRaisesRegex(
         ValueError, r"config\.model\.gflops=0\.002 is not a model option: "
@@ -154,39 +115,34 @@ class StockTrainerTest(absltest.TestCase):
       trainer_config.check_stock_config(config)
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
 class MoneTrainerTest(absltest.TestCase):
   """`mone_plugin.big_vision.train` honours the budget keys."""
 
   def test_model_e_c_without_config_mone(self):
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    prepare.ensure_prepared("fashion_mnist_local")
-    tmp = tempfile.TemporaryDirectory()
-    self.addCleanup(tmp.cleanup)
-    workdir = os.path.join(tmp.name, "w")
-    result = run(MONE, workdir, TINY)
+    bvu.prepare_data()
+    workdir = os.path.join(bvu.temp_dir(self), "w")
+    result = run(bvu.MONE_TRAIN, workdir, TINY)
     self.assertEqual(result.returncode, 0, result.stderr[-5000:])
-    ms = metrics(workdir)
+    ms = bvu.metrics(workdir)
     self.assertEqual({m["train_e_c"] for m in ms if "train_e_c" in m}, {0.5})
     self.assertIn("test_ec0.5/prec@1", ms[-1])
 
   def _refused(self, config, pattern):
     from mone_plugin.big_vision import train  # pylint: disable=g-import-not-at-top
-    tmp = tempfile.TemporaryDirectory()
-    self.addCleanup(tmp.cleanup)
-    workdir = os.path.join(tmp.name, "w")
+    workdir = os.path.join(bvu.temp_dir(self), "w")
     with self.assertRaisesRegex(ValueError, pattern):
       train.train_and_evaluate(config, workdir)
     self.assertFalse(os.path.exists(workdir))
 
   def test_disagreeing_e_c_and_model_budget_keys_refused(self):
-    config = load_config("runlocal,e_c=0.5")
+    config = bvu.load_config("runlocal,e_c=0.5")
     config.model.e_c = 0.3
     self._refused(config, r"config\.model\.e_c=0\.3 and config\.mone\.e_c="
                   r"0\.5 disagree: set the model's e_c in one place")
     for key, value in (("gflops", 0.002), ("train_e_c_grid", (0.5, 1.0)),
                        ("eval_e_c", (0.5,))):
-      config = load_config("runlocal,e_c=0.5")
+      config = bvu.load_config("runlocal,e_c=0.5")
       config.model[key] = value
       self._refused(config, rf"config\.model\.{key}=.* is not a model option"
                     rf".*config\.mone\.{key} instead")

@@ -23,24 +23,17 @@ trainer, MoNE's first evaluation, before any step, is the dense model's last;
 a checkpoint that does not fit is refused before anything is written.
 """
 
-import json
 import os
 import re
-import subprocess
-import sys
-import tempfile
 
 from absl.testing import absltest
 import numpy as np
 
-from mone_plugin import frameworks
+from tests import big_vision_test_util as bvu
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = os.path.join(REPO, "configs", "mone_fashion_mnist.py")
 # The same model in the Fashion-MNIST config, one step after its first eval.
 TINY = ("runlocal,width=32,depth=2,heads=2,mlp=64,batch=16,steps=1,"
         "deterministic,e_c=1.0")
-HAVE_BV = frameworks.available("big_vision")
 MODEL = dict(patch_size=(4, 4), width=32, depth=2, mlp_dim=64, num_heads=2,
              pool_type="gap", posemb="learn")
 PP = ('decode(channels=1)|resize(32)|value_range(-1, 1)'
@@ -77,37 +70,19 @@ def get_config():
 
 
 def run(module, workdir, config):
-  """Metrics of a run of one of the trainers."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-  env["PYTHONPATH"] = os.pathsep.join(
-      p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
-  result = subprocess.run(
-      [sys.executable, "-m", module, f"--config={config}",
-       f"--workdir={workdir}"], env=env, cwd=REPO, capture_output=True,
-      text=True, timeout=600, check=False)
-  assert result.returncode == 0, result.stderr[-5000:]
-  with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
-    return [json.loads(line) for line in f], result.stderr
+  """Metrics and log of a run of one of the trainers."""
+  result = bvu.run(bvu.trainer_cmd(workdir, module=module, config=config))
+  return bvu.metrics(workdir), result.stderr
 
 
-def load_config(arg):
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  spec = importlib.util.spec_from_file_location("fmnist_config", CONFIG)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
-class BigVisionCheckpointTest(absltest.TestCase):
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
+class BigVisionCheckpointTest(bvu.DataTestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
     import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    data_dir = prepare.ensure_prepared("fashion_mnist_local")
-    cls.tmp = tempfile.TemporaryDirectory()
+    data_dir = cls.data_dir
     config = os.path.join(cls.tmp.name, "bv_vit_config.py")
     with open(config, "w") as f:
       f.write(BV_CONFIG.format(data_dir=data_dir, pp=PP, model=MODEL))
@@ -130,11 +105,6 @@ class BigVisionCheckpointTest(absltest.TestCase):
     cls.npz = os.path.join(cls.tmp.name, "bv_vit.npz")
     np.savez(cls.npz, **dict(u.tree_flatten_with_names(
         u.load_params(cls.ckpt))[0]))
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
 
   def _bv_logits(self, params):
     import big_vision.models.vit as bv_vit  # pylint: disable=g-import-not-at-top
@@ -207,7 +177,7 @@ class BigVisionCheckpointTest(absltest.TestCase):
          "test")):
       with self.subTest(module):
         workdir = os.path.join(self.tmp.name, module.rsplit(".", 1)[-1])
-        ms, log = run(module, workdir, f"{CONFIG}:{TINY},{arg},keep_head")
+        ms, log = run(module, workdir, f"{bvu.CONFIG}:{TINY},{arg},keep_head")
         first = {k: m[k] for m in ms if m["step"] == 0 for k in m}
         if "stock" in module:  # Its row of step 0 is never written: logged.
           first = {f"{key}/{name}": float(value) for name, value in re.findall(
@@ -225,13 +195,13 @@ class BigVisionCheckpointTest(absltest.TestCase):
 
   def test_checkpoint_of_another_shape_refused_before_writing(self):
     self._refused(
-        load_config(f"{TINY},init={self.ckpt},mlp=128"),
+        bvu.load_config(f"{TINY},init={self.ckpt},mlp=128"),
         r"does not fit the model: parameter Transformer/encoderblock/"
         r"MlpBlock_0/Dense_0/bias: \(2, 64\) in the checkpoint, \(2, 128\) "
         r"in the model")
 
   def test_head_of_other_classes_refused_unless_dropped(self):
-    config = load_config(f"{TINY},init={self.npz},keep_head")
+    config = bvu.load_config(f"{TINY},init={self.npz},keep_head")
     config.num_classes = 5
     self._refused(
         config, r"has a head of 10 classes \(head/kernel \(32, 10\)\), the "
@@ -241,7 +211,7 @@ class BigVisionCheckpointTest(absltest.TestCase):
     # Dropped (the config's default without keep_head): a new head.
     import jax  # pylint: disable=g-import-not-at-top
     import big_vision.models.proj.mone.vit as mone_vit  # pylint: disable=g-import-not-at-top
-    config = load_config(f"{TINY},init={self.npz}")
+    config = bvu.load_config(f"{TINY},init={self.npz}")
     model = mone_vit.Model(5, **config.model)
     init = model.init(jax.random.PRNGKey(0), np.zeros((1, 32, 32, 1)))
     params = mone_vit.load(init["params"], self.npz, config.model,

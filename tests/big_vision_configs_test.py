@@ -18,32 +18,20 @@
 pretraining config also trains a few steps of a tiny model on local data.)
 """
 
-import importlib.util
-import json
 import os
-import subprocess
-import sys
-import tempfile
 
 from absl.testing import absltest
 from absl.testing import parameterized
 
-from mone_plugin import frameworks
+from tests import big_vision_test_util as bvu
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HAVE_BV = frameworks.available("big_vision")
 
 
 def get_config(name, arg):
-  import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
-  spec = importlib.util.spec_from_file_location(
-      name, os.path.join(REPO, "configs", f"{name}.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
+  return bvu.load_config(arg, os.path.join(bvu.REPO, "configs", f"{name}.py"))
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
 class PaperConfigsTest(parameterized.TestCase):
 
   def _budgets(self, name, arg):
@@ -88,7 +76,7 @@ class PaperConfigsTest(parameterized.TestCase):
     self.assertEqual(b.eval, b.train)
     self.assertEqual(config.model.pool_type, "tok")  # As ViViT's classifier.
     self.assertEqual(config.mone.num_routing_maps, 0)
-    with open(os.path.join(REPO, "configs", "mone_i21k.py")) as f:
+    with open(os.path.join(bvu.REPO, "configs", "mone_i21k.py")) as f:
       self.assertIn("init_format=big_vision", f.read())  # Its next step.
     with self.assertRaisesRegex(ValueError, r"sets \['e_c', 'nested'\]"):
       self._budgets("mone_i21k", "nested,e_c=0.5")
@@ -139,28 +127,18 @@ def get_config():
 '''
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
 class NestedPretrainingRunTest(absltest.TestCase):
 
   def test_a_few_steps_train_every_nested_model(self):
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    prepare.ensure_prepared("fashion_mnist_local")
-    tmp = tempfile.TemporaryDirectory()
-    self.addCleanup(tmp.cleanup)
-    config = os.path.join(tmp.name, "nested_local.py")
+    bvu.prepare_data()
+    tmp = bvu.temp_dir(self)
+    config = os.path.join(tmp, "nested_local.py")
     with open(config, "w") as f:
       f.write(NESTED_LOCAL)
-    workdir = os.path.join(tmp.name, "w")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
-    result = subprocess.run(
-        [sys.executable, "-m", "mone_plugin.big_vision.train",
-         f"--config={config}", f"--workdir={workdir}"], env=env, cwd=REPO,
-        capture_output=True, text=True, timeout=600, check=False)
-    self.assertEqual(result.returncode, 0, result.stderr[-5000:])
-    with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
-      ms = [json.loads(line) for line in f]
+    workdir = os.path.join(tmp, "w")
+    bvu.run(bvu.trainer_cmd(workdir, config=config))
+    ms = bvu.metrics(workdir)
     experts = [f"expert{i}" for i in range(4)]
     last = [m for m in ms if "training_loss" in m][-1]
     self.assertEqual(last["step"], 3)
@@ -176,7 +154,7 @@ class NestedPretrainingRunTest(absltest.TestCase):
     self.assertIn("router", params["Transformer"])
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
 class FashionMnistConfigTest(absltest.TestCase):
 
   def test_val_holds_out_training_images(self):

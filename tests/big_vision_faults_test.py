@@ -20,7 +20,6 @@ anything non-finite, then damage copies of its workdir (a deleted chunk
 file, a NaN) and resume it with another config or a second trainer.
 """
 
-import importlib.util
 import json
 import math
 import os
@@ -34,25 +33,18 @@ from absl.testing import absltest
 import numpy as np
 
 from mone_plugin import checkpoints
-from mone_plugin import frameworks
 from mone_plugin import workdir as workdir_lib
+from tests import big_vision_test_util as bvu
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = os.path.join(REPO, "configs", "mone_fashion_mnist.py")
 DIVERGES = ("runlocal,e_c=0.5,eval_e_c=1,width=32,depth=2,heads=2,mlp=64,"
             "steps=4,lr=1e30,deterministic")
-HAVE_BV = frameworks.available("big_vision")
 HOLD = ("import sys, time; from mone_plugin import workdir as workdir_lib; "
         "workdir_lib.lock(sys.argv[1]); print('locked', flush=True); "
         "time.sleep(120)")
 
 
 def load_config(arg):
-  import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
-  spec = importlib.util.spec_from_file_location("fmnist_config", CONFIG)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  config = module.get_config(arg)
+  config = bvu.load_config(arg)
   config.ckpt_steps = 1
   return config
 
@@ -70,16 +62,13 @@ def state(workdir):
   return out
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
-class BigVisionFaultsTest(absltest.TestCase):
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
+class BigVisionFaultsTest(bvu.DataTestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
     from mone_plugin.big_vision import train  # pylint: disable=g-import-not-at-top
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    prepare.ensure_prepared("fashion_mnist_local")
-    cls.tmp = tempfile.TemporaryDirectory()
     cls.workdir = os.path.join(cls.tmp.name, "diverged")
     cls.error = None
     try:
@@ -87,11 +76,6 @@ class BigVisionFaultsTest(absltest.TestCase):
     except checkpoints.NonFiniteError as e:
       cls.error = e
     workdir_lib.release(cls.workdir)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
 
   def _copy(self, name):
     path = os.path.join(self.tmp.name, name)
@@ -163,7 +147,7 @@ class BigVisionFaultsTest(absltest.TestCase):
     workdir = self._copy("busy")
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD, workdir], stdout=subprocess.PIPE,
-        text=True, env={**os.environ, "PYTHONPATH": REPO})
+        text=True, env={**os.environ, "PYTHONPATH": bvu.REPO})
     self.addCleanup(holder.wait)
     self.addCleanup(holder.send_signal, signal.SIGKILL)
     self.assertEqual(holder.stdout.readline().strip(), "locked")
@@ -174,7 +158,7 @@ class BigVisionFaultsTest(absltest.TestCase):
     self.assertEqual(state(workdir), before)
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
 class BigVisionDataFaultsTest(absltest.TestCase):
   """Missing or corrupted data: one line naming the path and the fix."""
 
@@ -182,9 +166,7 @@ class BigVisionDataFaultsTest(absltest.TestCase):
     from mone_plugin.big_vision import train  # pylint: disable=g-import-not-at-top
     config = load_config(DIVERGES + f",data_dir={data_dir}")
     config.evals = {}  # Fails at the first training batch: no evaluators.
-    tmp = tempfile.TemporaryDirectory()
-    self.addCleanup(tmp.cleanup)
-    train.train_and_evaluate(config, os.path.join(tmp.name, "w"))
+    train.train_and_evaluate(config, os.path.join(bvu.temp_dir(self), "w"))
 
   def test_missing_data_dir(self):
     with tempfile.TemporaryDirectory() as d:
@@ -194,9 +176,7 @@ class BigVisionDataFaultsTest(absltest.TestCase):
         self._train(d)
 
   def test_corrupted_tfrecord_named(self):
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    source = os.path.join(prepare.ensure_prepared("fashion_mnist_local"),
-                          "fashion_mnist_local")
+    source = os.path.join(bvu.prepare_data(), "fashion_mnist_local")
     with tempfile.TemporaryDirectory() as d:
       shutil.copytree(source, os.path.join(d, "fashion_mnist_local"),
                       ignore=shutil.ignore_patterns("*-train.tfrecord*"))
@@ -214,7 +194,7 @@ class BigVisionDataFaultsTest(absltest.TestCase):
         self._train(d)
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
 class BigVisionConfigFaultsTest(absltest.TestCase):
   """Bad values fail before anything is built or written, naming the key."""
 

@@ -25,61 +25,37 @@ import importlib.util
 import json
 import math
 import os
-import subprocess
-import sys
-import tempfile
 
 from absl.testing import absltest
 
 from mone_plugin import frameworks
+from tests import big_vision_test_util as bvu
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = os.path.join(REPO, "configs", "mone_siglip_fashion_mnist.py")
+CONFIG = os.path.join(bvu.REPO, "configs", "mone_siglip_fashion_mnist.py")
 # 300 steps: a tiny run sits on the collapsed plateau (below) for 50-100
 # steps before it finds the captions; 100 steps left too little margin.
 STEPS = 300
 TINY = f"runlocal,steps={STEPS},lr=0.001"
 BUDGETS = ("ec0.3", "ec0.5", "ec1")
-HAVE_BV = frameworks.available("big_vision")
 HAVE_SP = importlib.util.find_spec("sentencepiece") is not None
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
 @absltest.skipUnless(HAVE_SP, "sentencepiece not installed (Big Vision's "
                      "text ops need it).")
-class BigVisionSiglipTest(absltest.TestCase):
+class BigVisionSiglipTest(bvu.DataTestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    prepare.ensure_prepared("fashion_mnist_local")
-    cls.tmp = tempfile.TemporaryDirectory()
     cls.workdir = os.path.join(cls.tmp.name, "siglip")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    # The suite's shared compilation cache (conftest.py) when there is one.
-    env.setdefault("JAX_COMPILATION_CACHE_DIR",
-                   os.path.join(cls.tmp.name, "jax_cache"))
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (REPO, frameworks.checkout_dir("big_vision"),
-                    os.environ.get("PYTHONPATH")) if p)
     # Big Vision's SigLIP trainer, unmodified; the config registers MoNE.
-    result = subprocess.run(
-        [sys.executable, "-m", "big_vision.trainers.proj.image_text.siglip",
-         f"--config={CONFIG}:{TINY},tokenizer_dir={cls.tmp.name}",
-         f"--workdir={cls.workdir}"],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
-        check=False)
-    if result.returncode:
-      raise AssertionError(f"SigLIP trainer failed ({result.returncode}):\n"
-                           f"{result.stderr[-5000:]}")
-    with open(os.path.join(cls.workdir, "big_vision_metrics.txt")) as f:
-      cls.metrics = [json.loads(line) for line in f]
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
+    cmd = bvu.trainer_cmd(
+        cls.workdir, f"{TINY},tokenizer_dir={cls.tmp.name}",
+        module="big_vision.trainers.proj.image_text.siglip", config=CONFIG)
+    bvu.run(cmd, bvu.env(os.path.join(cls.tmp.name, "jax_cache"),
+                         extra_path=(frameworks.checkout_dir("big_vision"),)))
+    cls.metrics = bvu.metrics(cls.workdir)
 
   def test_trains_to_the_last_step_and_loss_falls(self):
     losses = {m["step"]: m["training_loss"] for m in self.metrics

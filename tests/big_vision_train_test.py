@@ -28,89 +28,33 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 from absl.testing import absltest
 import numpy as np
 
-from mone_plugin import frameworks
+from tests import big_vision_test_util as bvu
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIG = os.path.join(REPO, "configs", "mone_fashion_mnist.py")
 TINY = ("runlocal,e_c=0.5,eval_e_c=0.5;1,width=32,depth=2,heads=2,mlp=64,"
         "batch=32,steps=20,lr=0.003,deterministic")
 # The baselines (MoD, MatViT): the same tiny model, without MoNE's budgets.
 BASELINE = ("runlocal,width=32,depth=2,heads=2,mlp=64,batch=32,steps=20,"
             "lr=0.003,deterministic")
-HAVE_BV = frameworks.available("big_vision")
 
 
-def trainer_cmd(workdir, args, module="mone_plugin.big_vision.train",
-                config=CONFIG):
-  return [sys.executable, "-m", module, f"--config={config}:{args}",
-          f"--workdir={workdir}"]
-
-
-def env(cache_dir, **extra):
-  # The suite's shared cache (conftest.py) when there is one.
-  e = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra)
-  e.setdefault("JAX_COMPILATION_CACHE_DIR", cache_dir)
-  e["PYTHONPATH"] = os.pathsep.join(
-      p for p in (REPO, os.environ.get("PYTHONPATH")) if p)
-  return e
-
-
-def run(cmd, env_, timeout=600, cwd=REPO):
-  result = subprocess.run(cmd, env=env_, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, check=False)
-  if result.returncode:
-    raise AssertionError(f"{cmd} failed ({result.returncode}):\n"
-                         f"{result.stderr[-5000:]}")
-  return result
-
-
-def metrics(workdir):
-  with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
-    return [json.loads(line) for line in f]
-
-
-def final_params(workdir):
-  import big_vision.utils as u  # pylint: disable=g-import-not-at-top
-  import jax  # pylint: disable=g-import-not-at-top
-  loaded = u.load_checkpoint_ts(os.path.join(workdir, "checkpoint.bv"),
-                                regex="params/.*")
-  return dict(u.tree_flatten_with_names(jax.device_get(loaded["params"]))[0])
-
-
-def load_config(arg):
-  import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
-  spec = importlib.util.spec_from_file_location("fmnist_config", CONFIG)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
-class BigVisionTrainTest(absltest.TestCase):
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
+class BigVisionTrainTest(bvu.DataTestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    from mone_plugin.data import prepare  # pylint: disable=g-import-not-at-top
-    prepare.ensure_prepared("fashion_mnist_local")
-    cls.tmp = tempfile.TemporaryDirectory()
     cls.cache = os.path.join(cls.tmp.name, "jax_cache")
     cls.workdir = os.path.join(cls.tmp.name, "base")
     start = time.time()
-    cls.log = run(trainer_cmd(cls.workdir, TINY), env(cls.cache)).stderr
+    cls.log = bvu.run(bvu.trainer_cmd(cls.workdir, TINY),
+                      bvu.env(cls.cache)).stderr
     cls.seconds = time.time() - start
-    cls.metrics = metrics(cls.workdir)
-
-  @classmethod
-  def tearDownClass(cls):
-    cls.tmp.cleanup()
-    super().tearDownClass()
+    cls.metrics = bvu.metrics(cls.workdir)
 
   def test_20_steps_loss_falls(self):
     losses = {m["step"]: m["training_loss"] for m in self.metrics
@@ -163,8 +107,9 @@ class BigVisionTrainTest(absltest.TestCase):
     self.assertIn("routing_maps_ec0.5", tags)
 
   def test_evaluate_reports_one_row_per_budget(self):
-    run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
-         f"--workdir={self.workdir}", "--e_c=0.3,1.0,dense"], env(self.cache))
+    bvu.run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
+             f"--workdir={self.workdir}", "--e_c=0.3,1.0,dense"],
+            bvu.env(self.cache))
     with open(os.path.join(self.workdir, "mone_eval.json")) as f:
       rows = json.load(f)
     self.assertEqual([r["e_c"] for r in rows], [0.3, 1.0, "dense"])
@@ -182,13 +127,13 @@ class BigVisionTrainTest(absltest.TestCase):
     # The reference: the same checkpoint copied, evaluated on the dense path.
     ref = os.path.join(self.tmp.name, "reference")
     shutil.copytree(self.workdir, ref)
-    run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
-         f"--workdir={ref}", "--e_c=dense"], env(self.cache))
+    bvu.run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
+             f"--workdir={ref}", "--e_c=dense"], bvu.env(self.cache))
     out = os.path.join(self.tmp.name, "with_reference")
     shutil.copytree(self.workdir, out)
-    log = run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
-               f"--workdir={out}", "--e_c=0.3", f"--reference={ref}"],
-              env(self.cache)).stdout
+    log = bvu.run([sys.executable, "-m", "mone_plugin.big_vision.evaluate",
+                   f"--workdir={out}", "--e_c=0.3", f"--reference={ref}"],
+                  bvu.env(self.cache)).stdout
     with open(os.path.join(out, "mone_eval.json")) as f:
       rows = json.load(f)
     with open(os.path.join(ref, "mone_eval.json")) as f:
@@ -223,9 +168,9 @@ class BigVisionTrainTest(absltest.TestCase):
     import mone_plugin.big_vision  # pylint: disable=g-import-not-at-top,unused-import
     from mone_plugin import predict  # pylint: disable=g-import-not-at-top
     out = os.path.join(self.tmp.name, "export")
-    run([sys.executable, "-m", "mone_plugin.export",
-         f"--workdir={self.workdir}", f"--out={out}", "--e_c=0.3"],
-        env(self.cache))
+    bvu.run([sys.executable, "-m", "mone_plugin.export",
+             f"--workdir={self.workdir}", f"--out={out}", "--e_c=0.3"],
+            bvu.env(self.cache))
     with open(os.path.join(self.workdir, "config.json")) as f:
       config = json.load(f)
     ds = tfds.load("fashion_mnist_local", split="test[:4]",
@@ -258,8 +203,9 @@ class BigVisionTrainTest(absltest.TestCase):
     # Mixture-of-Depths: the 2nd block processes 8 of the 64 tokens.
     from mone_plugin import flops  # pylint: disable=g-import-not-at-top
     workdir = os.path.join(self.tmp.name, "mod")
-    run(trainer_cmd(workdir, BASELINE + ",mod"), env(self.cache))
-    ms = metrics(workdir)
+    bvu.run(bvu.trainer_cmd(workdir, BASELINE + ",mod"),
+            bvu.env(self.cache))
+    ms = bvu.metrics(workdir)
     model = dict(image_size=32, patch_size=4, width=32, depth=2, mlp_dim=64,
                  num_heads=2, num_classes=10, channels=1)
     self.assertAlmostEqual(ms[0]["gflops_dense"], flops.vit_gflops(
@@ -270,15 +216,16 @@ class BigVisionTrainTest(absltest.TestCase):
     self.assertEqual(sorted(k for k in ms[-1] if k.endswith("/prec@1")),
                      ["test_dense/prec@1"])
     self.assertEqual(
-        [k for k in final_params(workdir) if "router" in k],
+        [k for k in bvu.final_params(workdir) if "router" in k],
         ["Transformer/router_1/bias", "Transformer/router_1/kernel"])
 
   def test_matvit_baseline(self):
     # MatViT-style: one loss per nested width, summed; each width evaluated
     # as its own model at its own GFLOPs.
     workdir = os.path.join(self.tmp.name, "matvit")
-    run(trainer_cmd(workdir, BASELINE + ",matvit"), env(self.cache))
-    ms = metrics(workdir)
+    bvu.run(bvu.trainer_cmd(workdir, BASELINE + ",matvit"),
+            bvu.env(self.cache))
+    ms = bvu.metrics(workdir)
     experts = [f"expert{i}" for i in range(4)]
     gflops = [ms[0][f"gflops_{e}"] for e in experts]
     self.assertEqual(gflops, sorted(gflops))
@@ -297,16 +244,18 @@ class BigVisionTrainTest(absltest.TestCase):
     workdir = os.path.join(self.tmp.name, "killed")
     # The trainer SIGKILLs itself right after writing checkpoint 10 (of 20).
     killed = subprocess.run(
-        trainer_cmd(workdir, TINY), cwd=REPO, capture_output=True, text=True,
-        env=env(self.cache, MONE_TEST_KILL_AFTER_CHECKPOINT="10"),
+        bvu.trainer_cmd(workdir, TINY), cwd=bvu.REPO, capture_output=True,
+        text=True,
+        env=bvu.env(self.cache, MONE_TEST_KILL_AFTER_CHECKPOINT="10"),
         timeout=600, check=False)
     self.assertEqual(killed.returncode, -signal.SIGKILL, killed.stderr[-3000:])
     with open(os.path.join(workdir, "checkpoint.bv-LAST")) as f:
       self.assertEqual(f.read().strip(), "000000010-tmp")
 
-    log = run(trainer_cmd(workdir, TINY), env(self.cache)).stderr
+    log = bvu.run(bvu.trainer_cmd(workdir, TINY), bvu.env(self.cache)).stderr
     self.assertIn("Resuming training from checkpoint", log)
-    resumed, uninterrupted = final_params(workdir), final_params(self.workdir)
+    resumed = bvu.final_params(workdir)
+    uninterrupted = bvu.final_params(self.workdir)
     self.assertEqual(resumed.keys(), uninterrupted.keys())
     for name, value in uninterrupted.items():
       np.testing.assert_allclose(resumed[name], value, rtol=1e-6, atol=1e-7,
@@ -314,28 +263,27 @@ class BigVisionTrainTest(absltest.TestCase):
 
   def test_8_simulated_devices_fsdp(self):
     workdir = os.path.join(self.tmp.name, "devices8")
-    log = run(trainer_cmd(workdir, TINY + ",fsdp"), env(
+    log = bvu.run(bvu.trainer_cmd(workdir, TINY + ",fsdp"), bvu.env(
         self.cache,
         XLA_FLAGS="--xla_force_host_platform_device_count=8")).stderr
     self.assertIn("holding 8/8 devices", log)
     # The parameter overview lists each parameter's sharding.
     self.assertRegex(log, r"Transformer/encoderblock/MlpBlock_0/Dense_0/kernel"
                      r"\s*\|[^\n]*'data'")
-    ours, one_device = final_params(workdir), final_params(self.workdir)
+    ours = bvu.final_params(workdir)
+    one_device = bvu.final_params(self.workdir)
     for name, value in one_device.items():
       np.testing.assert_allclose(ours[name], value, rtol=2e-3, atol=2e-4,
                                  err_msg=name)
 
 
-@absltest.skipUnless(HAVE_BV, "Big Vision checkout not found (see README).")
+@absltest.skipUnless(bvu.HAVE_BV, bvu.NO_BV)
 class ConfigCheckTest(absltest.TestCase):
   """Bad configs fail before any training step, naming what is allowed."""
 
   def _train(self, config):
     from mone_plugin.big_vision import train  # pylint: disable=g-import-not-at-top
-    tmp = tempfile.TemporaryDirectory()
-    self.addCleanup(tmp.cleanup)
-    workdir = os.path.join(tmp.name, "w")
+    workdir = os.path.join(bvu.temp_dir(self), "w")
     train.train_and_evaluate(config, workdir)
 
   def test_infeasible_e_c(self):
@@ -345,13 +293,13 @@ class ConfigCheckTest(absltest.TestCase):
         with self.assertRaisesRegex(
             ValueError, rf"={bad} is outside the feasible range; allowed: a "
             r"number in \[0\.125, 1\] \(E=4 experts\)"):
-          self._train(load_config("runlocal," + arg))
+          self._train(bvu.load_config("runlocal," + arg))
 
   def test_conflicting_and_renamed_keys(self):
     with self.assertRaisesRegex(ValueError, r"sets \['e_c', 'train_e_c_grid'"
                                 r"\]: give at most one"):
-      self._train(load_config("runlocal,e_c=0.5,grid=0.5;1"))
-    config = load_config("runlocal")
+      self._train(bvu.load_config("runlocal,e_c=0.5,grid=0.5;1"))
+    config = bvu.load_config("runlocal")
     config.mone.e_c_train_grid = (0.5, 1.0)
     with self.assertRaisesRegex(ValueError, r"config\.mone\.e_c_train_grid "
                                 r"was renamed: use config\.mone\."
@@ -359,7 +307,7 @@ class ConfigCheckTest(absltest.TestCase):
       self._train(config)
 
   def test_missing_keys(self):
-    config = load_config("runlocal")
+    config = bvu.load_config("runlocal")
     del config.mone
     del config["total_steps"]
     with self.assertRaisesRegex(ValueError, r"missing \['total_steps or "
@@ -370,13 +318,13 @@ class ConfigCheckTest(absltest.TestCase):
   def test_infeasible_gflops_budget(self):
     with self.assertRaisesRegex(ValueError, r"budget of 5.0 GFLOPs is "
                                 r"infeasible.*reaches \["):
-      self._train(load_config("runlocal,gflops=5.0"))
+      self._train(bvu.load_config("runlocal,gflops=5.0"))
 
   def test_gflops_budget_sets_e_c(self):
     from mone_plugin import budgets as budgets_lib  # pylint: disable=g-import-not-at-top
     from mone_plugin.big_vision import trainer_config  # pylint: disable=g-import-not-at-top
     import big_vision.models.proj.mone.vit as mone_vit  # pylint: disable=g-import-not-at-top
-    config = load_config("runlocal")
+    config = bvu.load_config("runlocal")
     model = mone_vit.Model(10, **config.model)
     target = budgets_lib.gflops(model, (32, 32, 1), 0.4)
     with config.unlocked():

@@ -40,16 +40,15 @@ import jax
 import ml_collections
 import numpy as np
 from scenic.projects.baselines.configs.imagenet import imagenet_vit_config
-from scenic.projects.vivit.configs.kinetics400 import vivit_base_factorised_encoder
 from scenic.train_lib import train_utils
 
 from mone_plugin import export
-from mone_plugin.data import prepare
 from mone_plugin.serving import forward
 from mone_plugin.serving import models
 from mone_plugin.serving import test_util
 from mone_plugin.serving import workdirs
 from projects.mone import main
+from tests import scenic_test_util as stu
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 E_CS = (0.5, None)  # Exported budgets: the trained e_c and the dense path.
@@ -57,23 +56,9 @@ E_CS = (0.5, None)  # Exported budgets: the trained e_c and the dense path.
 
 def shrink(config, steps, split, **data):
   """A few steps on the local data, checkpointed at the end."""
-  config.dataset_configs = ml_collections.ConfigDict(dict(
-      data_dir=prepare.ensure_prepared(), train_split=split,
-      eval_split='test[:16]', **data))
-  config.batch_size = 16
-  config.eval_batch_size = 16
-  config.num_training_epochs = None
-  config.num_training_steps = steps
-  config.log_eval_steps = steps
-  config.log_summary_steps = steps
-  config.checkpoint_steps = steps
-  config.checkpoint = True
-  config.count_flops = False
-  config.xprof = False
-  config.lr_configs.warmup_steps = 1
-  config.lr_configs.steps_per_cycle = steps
-  config.lr_configs.total_steps = steps
-  return config
+  return stu.shrink(config, steps, split, eval_split='test[:16]',
+                    eval_batch_size=16, checkpoint=True, count_flops=False,
+                    **data)
 
 
 def train(config, workdir):
@@ -160,17 +145,7 @@ class ScenicExportTest(parameterized.TestCase):
     self.assertAlmostEqual(manifest['budgets'][0]['gflops'], model.gflops(0.5))
 
   def test_vivit_exports_clips(self):
-    config = vivit_base_factorised_encoder.get_config()
-    config.model_name = 'mone_vivit_classification'
-    config.mone = ml_collections.ConfigDict({'e_c': 0.5,
-                                             'num_routing_maps': 0})
-    config.model.hidden_size = 32
-    config.model.patches.size = (4, 4, 2)
-    for t in (config.model.spatial_transformer,
-              config.model.temporal_transformer):
-      t.update(num_heads=2, mlp_dim=64, num_layers=1)
-    config.init_from = ml_collections.ConfigDict()  # No ViT-B checkpoint.
-    config.dataset_name = 'mone_local_video'
+    config = stu.tiny_scenic_vivit_config()
     shrink(config, steps=2, split='train[:16]')
     workdir = os.path.join(self.tmp, 'vivit')
     params, module = train(config, workdir)

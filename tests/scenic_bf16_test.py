@@ -33,13 +33,13 @@ import numpy as np
 from projects.mone import main
 from projects.mone import model as model_lib
 from projects.mone import trainer
-from tests import scenic_trainers_test as stt
+from tests import scenic_test_util as stu
 
 
 class ScenicBf16Test(absltest.TestCase):
 
   def test_model_dtype_str_sets_the_matmul_dtype(self):
-    config = stt.tiny_image_config(2)  # Big Vision's field names.
+    config = stu.tiny_image_config(2)  # Big Vision's field names.
     config.model_dtype_str = 'bfloat16'
     self.assertEqual(model_lib.vit_module(config, 10).dtype_mm, 'bfloat16')
     config.model.dtype_mm = 'bfloat16'  # Both, agreeing: fine.
@@ -54,10 +54,10 @@ class ScenicBf16Test(absltest.TestCase):
     self.assertEqual(model_lib.vit_module(scenic, 10).dtype_mm, 'bfloat16')
 
   def test_bf16_video_training_runs_through_the_trainer(self):
-    config = stt.tiny_video_config(4)
+    config = stu.tiny_video_config(4)
     config.model_dtype_str = 'bfloat16'
     with tempfile.TemporaryDirectory() as tmp:
-      writer, (_, _, eval_summary) = stt.run(trainer.train, config,
+      writer, (_, _, eval_summary) = stu.run(trainer.train, config,
                                              os.path.join(tmp, 'video'))
       dataset_meta = {'num_classes': 2, 'input_shape': (-1, 4, 32, 32, 1)}
       model = main.get_model_cls(config.model_name)(config, dataset_meta)

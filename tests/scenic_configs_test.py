@@ -30,35 +30,12 @@ projects.skip_without_scenic()
 from absl.testing import absltest
 from clu import metric_writers
 import jax
-import ml_collections
 import numpy as np
-from scenic.projects.vivit.configs.kinetics400 import vivit_base_factorised_encoder
 from scenic.train_lib import train_utils
 
-from mone_plugin.data import prepare
 from projects.mone import main
 from projects.mone import video_model
-
-
-def shrink(config, steps, split):
-  """Test-side overrides: a few steps on local data."""
-  config.dataset_configs = ml_collections.ConfigDict(dict(
-      data_dir=prepare.ensure_prepared(), train_split=split,
-      eval_split='test[:32]'))
-  config.batch_size = 16
-  config.eval_batch_size = 32
-  config.num_training_epochs = None
-  config.num_training_steps = steps
-  config.log_eval_steps = steps
-  config.log_summary_steps = steps
-  config.checkpoint_steps = steps
-  config.checkpoint = False
-  config.count_flops = False
-  config.xprof = False
-  config.lr_configs.warmup_steps = 1
-  config.lr_configs.steps_per_cycle = steps
-  config.lr_configs.total_steps = steps
-  return config
+from tests import scenic_test_util as stu
 
 
 def train(config):
@@ -78,19 +55,8 @@ def assert_finite(test, summary):
 class ScenicConfigsTest(absltest.TestCase):
 
   def test_scenic_vivit_factorised_encoder_config(self):
-    config = vivit_base_factorised_encoder.get_config()
-    config.model_name = 'mone_vivit_classification'
-    config.mone = ml_collections.ConfigDict({'e_c': 0.5,
-                                             'num_routing_maps': 0})
-    # Shrunk: ViViT-B/16x2 FE -> width 32, 1 + 1 layers, tubelets 4x4x2.
-    config.model.hidden_size = 32
-    config.model.patches.size = (4, 4, 2)
-    for t in (config.model.spatial_transformer,
-              config.model.temporal_transformer):
-      t.update(num_heads=2, mlp_dim=64, num_layers=1)
-    config.init_from = ml_collections.ConfigDict()  # No ViT-B checkpoint.
-    config.dataset_name = 'mone_local_video'
-    shrink(config, steps=2, split='train[:32]')
+    config = stu.tiny_scenic_vivit_config()  # ViViT-B/16x2 FE, shrunk.
+    stu.shrink(config, 2, 'train[:32]', checkpoint=False, count_flops=False)
     self.assertEqual(config.trainer_name, 'vivit_trainer')
     _, _, eval_summary = train(config)
     model = video_model.MoneViViTClassificationModel(

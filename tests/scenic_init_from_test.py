@@ -23,7 +23,6 @@ checkpoint that does not fit fails before training, writing nothing.
 """
 
 import os
-import tempfile
 
 import projects
 projects.skip_without_scenic()
@@ -39,13 +38,13 @@ from scenic.train_lib import train_utils
 
 from projects.mone import main
 from projects.mone import train_utils as mone_train_utils
-import scenic_stock_config_test as stock  # pylint: disable=g-bad-import-order
+from tests import scenic_test_util as stu
 
 STEPS = 3
 
 
 def dense_config():
-  config = stock.run_here(stock.scenic_config('imagenet_vit_config'), STEPS)
+  config = stu.run_here(stu.scenic_config('imagenet_vit_config'), STEPS)
   config.checkpoint = True
   config.count_flops = False
   return config
@@ -64,17 +63,17 @@ def mone_config(init_dir, steps=2):
   return config
 
 
-class InitFromScenicViTTest(absltest.TestCase):
+class InitFromScenicViTTest(stu.TempDirTestCase):
+  TMP_PREFIX = 'scenic_init_from_'
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.tmp = tempfile.mkdtemp(prefix='scenic_init_from_')
     cls.dense_dir = os.path.join(cls.tmp, 'dense')
     config = dense_config()
     rng = jax.random.PRNGKey(0)
     dataset = train_utils.get_dataset(config, rng)
-    cls.dense_writer = stock.RecordingWriter()
+    cls.dense_writer = stu.RecordingWriter()
     # Scenic's own model and trainer, as `scenic.main` runs them.
     classification_trainer.train(
         rng=rng, config=config,
@@ -84,7 +83,7 @@ class InitFromScenicViTTest(absltest.TestCase):
 
   def test_first_evaluation_at_e_c_1_is_the_dense_models(self):
     workdir = os.path.join(self.tmp, 'mone')
-    writer = stock.run_main(mone_config(self.dense_dir), workdir)
+    writer = stu.run_main(mone_config(self.dense_dir), workdir)
     dense = self.dense_writer.scalars
     for metric in ('loss', 'prec@1'):
       want = dense[f'valid_{metric}'][STEPS]
@@ -133,7 +132,7 @@ class InitFromScenicViTTest(absltest.TestCase):
           config.model.update(hidden_size=64, representation_size=64)
         workdir = os.path.join(self.tmp, f'bad_{name}')
         with self.assertRaisesRegex(ValueError, message):
-          stock.run_main(config, workdir)
+          stu.run_main(config, workdir)
         self.assertFalse(os.path.exists(workdir))
 
 

@@ -24,7 +24,6 @@ Scenic's sigmoid loss and metrics; the budget keys it cannot honour are
 refused before anything is built or written.
 """
 
-import importlib
 import json
 import os
 import tempfile
@@ -32,83 +31,16 @@ import tempfile
 import projects
 projects.skip_without_scenic()
 
-from absl import flags
 from absl.testing import absltest
 from absl.testing import parameterized
-from clu import metric_writers
-import jax
 import ml_collections
-import numpy as np
 from scenic.model_lib.base_models import multilabel_classification_model
 from scenic.projects.baselines import vit as scenic_vit
 from scenic.train_lib import classification_trainer
 
-from mone_plugin import frameworks
-from mone_plugin.data import prepare
 from projects.mone import main
 from projects.mone import model as mone_model
-
-CONFIGS = 'scenic.projects.baselines.configs.imagenet.'
-
-
-class RecordingWriter(metric_writers.LoggingWriter):
-  """Scenic's logging writer, keeping the scalars written."""
-
-  def __init__(self):
-    super().__init__()
-    self.scalars = {}
-
-  def write_scalars(self, step, scalars):
-    super().write_scalars(step, scalars)
-    for key, value in scalars.items():
-      self.scalars.setdefault(key, {})[step] = float(np.asarray(value))
-
-
-def scenic_config(name):
-  """`get_config()` of Scenic's config file `name` (the pinned checkout)."""
-  module = importlib.import_module(CONFIGS + name)
-  root = os.path.realpath(frameworks.checkout_dir('scenic'))
-  assert os.path.realpath(module.__file__).startswith(root), module.__file__
-  return module.get_config()
-
-
-def run_here(config, steps=2):
-  """The overrides needed to run on this machine; the recipe is untouched.
-
-  ViT-B/16 on ImageNet does not fit here: the model shrinks (its fields keep
-  their names), the data is the local Fashion-MNIST (Scenic's `imagenet` and
-  `bit` inputs need the ImageNet TFDS data), and the run is a few steps.
-  """
-  config.model.update(hidden_size=32, num_layers=2, mlp_dim=64, num_heads=2)
-  if config.model.get('representation_size'):
-    config.model.representation_size = 32
-  config.model.patches.size = (4, 4)
-  config.dataset_name = 'mone_local_images'
-  config.dataset_configs = ml_collections.ConfigDict(dict(
-      data_dir=prepare.ensure_prepared(), train_split='train[:64]',
-      eval_split='test[:32]'))
-  config.batch_size = 16
-  config.eval_batch_size = 32
-  config.num_training_epochs = None
-  config.num_training_steps = steps
-  config.log_eval_steps = steps
-  config.log_summary_steps = steps
-  config.checkpoint_steps = steps
-  config.xprof = False
-  config.lr_configs.warmup_steps = 1
-  config.lr_configs.steps_per_cycle = steps
-  config.lr_configs.total_steps = steps
-  return config
-
-
-def run_main(config, workdir):
-  """`projects/mone/main.py`'s `main`, as `python -m` runs it."""
-  if not flags.FLAGS.is_parsed():  # Under pytest; absltest parses them.
-    flags.FLAGS.mark_as_parsed()
-  writer = RecordingWriter()
-  main.main(rng=jax.random.PRNGKey(0), config=config, workdir=workdir,
-            writer=writer)
-  return writer
+from tests import scenic_test_util as stu
 
 
 class StockConfigTest(parameterized.TestCase):
@@ -117,7 +49,7 @@ class StockConfigTest(parameterized.TestCase):
       ('imagenet_vit_gflops', 'imagenet_vit_config', 'gflops'),
       ('imagenet_augreg_vit_e_c', 'imagenet_augreg_vit_config', 'e_c'))
   def test_model_name_and_budget_only(self, name, budget):
-    config = scenic_config(name)
+    config = stu.scenic_config(name)
     self.assertEqual(config.model_name, 'vit_multilabel_classification')
     self.assertEqual(config.trainer_name, 'classification_trainer')
     config.model_name = 'mone_vit_multilabel_classification'
@@ -125,9 +57,9 @@ class StockConfigTest(parameterized.TestCase):
       config.mone = ml_collections.ConfigDict({'gflops': 0.0008})
     else:
       config.model.e_c = 0.5
-    run_here(config)
+    stu.run_here(config)
     workdir = os.path.join(tempfile.mkdtemp(prefix='scenic_stock_'), 'run')
-    writer = run_main(config, workdir)
+    writer = stu.run_main(config, workdir)
 
     meta = {'num_classes': 10, 'input_shape': (-1, 28, 28, 1)}
     model = main.get_model_cls(config.model_name)(config, meta)
@@ -186,7 +118,7 @@ class StockConfigTest(parameterized.TestCase):
        'classification_trainer.*mone_trainer'),
   )
   def test_refused_before_anything_is_built(self, mone, model, message):
-    config = run_here(scenic_config('imagenet_vit_config'))
+    config = stu.run_here(stu.scenic_config('imagenet_vit_config'))
     config.model_name = 'mone_vit_multilabel_classification'
     if mone is not None:
       config.mone = ml_collections.ConfigDict(mone)
@@ -197,7 +129,7 @@ class StockConfigTest(parameterized.TestCase):
     config.dataset_configs.data_dir = '/nonexistent'  # Never read.
     workdir = os.path.join(tempfile.mkdtemp(prefix='scenic_stock_'), 'run')
     with self.assertRaisesRegex(ValueError, message):
-      run_main(config, workdir)
+      stu.run_main(config, workdir)
     self.assertFalse(os.path.exists(workdir))
 
 

@@ -29,101 +29,12 @@ import projects
 projects.skip_without_scenic()
 
 from absl.testing import absltest
-from clu import metric_writers
-import jax
-import numpy as np
-from scenic.train_lib import train_utils
 
 from mone_plugin.data import prepare
 from projects.mone import main
 from projects.mone import train_utils as mone_train_utils
 from projects.mone import trainer
-from projects.mone.configs import local_mone_video
-from projects.mone.configs import local_nested_pretrain
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-class RecordingWriter(metric_writers.MetricWriter):
-  """Keeps the scalars and images a run writes (a real clu writer sink)."""
-
-  def __init__(self):
-    self.scalars, self.images = {}, {}
-
-  def write_summaries(self, step, values, metadata=None):
-    pass
-
-  def write_scalars(self, step, scalars):
-    for key, value in scalars.items():
-      self.scalars.setdefault(key, {})[step] = float(np.asarray(value))
-
-  def write_images(self, step, images):
-    for key, value in images.items():
-      self.images.setdefault(key, {})[step] = np.asarray(value)
-
-  def write_videos(self, step, videos):
-    pass
-
-  def write_audios(self, step, audios, *, sample_rate):
-    pass
-
-  def write_texts(self, step, texts):
-    pass
-
-  def write_histograms(self, step, arrays, num_buckets=None):
-    pass
-
-  def write_hparams(self, hparams):
-    pass
-
-  def flush(self):
-    pass
-
-  def close(self):
-    pass
-
-
-def tiny(config, steps):  # pylint: disable=missing-function-docstring
-  """Shrinks a local config to a few steps of a tiny model."""
-  config.num_training_steps = steps
-  config.shuffle_seed = 0
-  config.batch_size = 16
-  config.eval_batch_size = 64
-  config.dataset_configs.eval_split = 'test[:64]'
-  config.dataset_configs.data_dir = prepare.ensure_prepared()
-  config.log_summary_steps = 2  # Logs steps 1, 3, 5, ... and the last.
-  config.log_eval_steps = steps  # Evaluates after step 1 and the last step.
-  config.checkpoint_steps = steps
-  config.lr_configs.warmup_steps = 1
-  config.lr_configs.base_learning_rate = 3e-3
-  return config
-
-
-def tiny_image_config(steps):
-  config = tiny(local_nested_pretrain.get_config(), steps)
-  config.model.update(dict(width=32, depth=2, mlp_dim=64, num_heads=2))
-  return config
-
-
-def tiny_video_config(steps, arg=None):
-  config = tiny(local_mone_video.get_config(arg), steps)
-  config.model.hidden_size = 32
-  for t in (config.model.spatial_transformer,
-            config.model.temporal_transformer):
-    t.update(dict(num_heads=2, mlp_dim=64, num_layers=2))
-  config.model.temporal_transformer.num_layers = 1
-  config.mone.eval_e_c = (0.3, 1.0)
-  return config
-
-
-def run(train_fn, config, workdir):
-  writer = RecordingWriter()
-  rng = jax.random.PRNGKey(config.rng_seed)
-  dataset = train_utils.get_dataset(config, rng)
-  model_cls = main.get_model_cls(config.model_name)
-  result = train_fn(rng=rng, config=config, model_cls=model_cls,
-                    dataset=dataset, workdir=workdir, writer=writer)
-  return writer, result
+from tests import scenic_test_util as stu
 
 
 def first_and_last(series):
@@ -131,16 +42,15 @@ def first_and_last(series):
   return series[min(series)], series[max(series)]
 
 
-class TrainersTest(absltest.TestCase):
+class TrainersTest(stu.TempDirTestCase):
 
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.tmp = tempfile.mkdtemp(prefix='scenic_mone_')
     # Nested pretraining, whose checkpoint the video tests start from.
     cls.nested_dir = os.path.join(cls.tmp, 'nested')
-    cls.nested_writer, _ = run(trainer.train_nested, tiny_image_config(12),
-                               cls.nested_dir)
+    cls.nested_writer, _ = stu.run(trainer.train_nested,
+                                   stu.tiny_image_config(12), cls.nested_dir)
 
   def test_nested_pretraining_losses_fall_at_every_granularity(self):
     scalars = self.nested_writer.scalars
@@ -154,11 +64,11 @@ class TrainersTest(absltest.TestCase):
 
   def test_mone_training_from_nested_checkpoint(self):
     workdir = os.path.join(self.tmp, 'video')
-    config = tiny_video_config(12, f'init={self.nested_dir}')
+    config = stu.tiny_video_config(12, f'init={self.nested_dir}')
     # 16 clips, seen every step: a few steps must fit them (the direction of
     # motion of unseen clips needs many more steps).
     config.dataset_configs.train_split = 'train[:16]'
-    writer, (state, _, eval_summary) = run(trainer.train, config, workdir)
+    writer, (state, _, eval_summary) = stu.run(trainer.train, config, workdir)
     first, last = first_and_last(writer.scalars['train_loss'])
     self.assertLess(last, first - 0.05, f'{first} -> {last}')
     # The router learns to the end. alpha starts at 0 and the warmup's
@@ -187,9 +97,10 @@ class TrainersTest(absltest.TestCase):
 
   def test_sampled_e_c_and_evaluator(self):
     workdir = os.path.join(self.tmp, 'sampled')
-    config = tiny_video_config(8, f'e_c_grid=0.3/0.6,init={self.nested_dir}')
+    config = stu.tiny_video_config(
+        8, f'e_c_grid=0.3/0.6,init={self.nested_dir}')
     config.dataset_configs.label_key = 'garment'
-    writer, _ = run(trainer.train, config, workdir)
+    writer, _ = stu.run(trainer.train, config, workdir)
     # train_e_c is the mean of the sampled e_c since the previous log.
     logged = list(writer.scalars['train_e_c'].values())
     self.assertTrue(all(0.3 <= v <= 0.6 for v in logged), logged)
@@ -199,33 +110,33 @@ class TrainersTest(absltest.TestCase):
     config.mone.eval_e_c = (0.25, None)
     config.eval_from = {'checkpoint_path': workdir}
     eval_dir = os.path.join(self.tmp, 'eval')
-    _, summary = run(trainer.evaluate, config, eval_dir)
+    _, summary = stu.run(trainer.evaluate, config, eval_dir)
     for name in ('ec0.25', 'dense'):
       self.assertIn(f'accuracy_{name}', summary)
       self.assertIn(f'eval_seconds_{name}', summary)
     self.assertLess(summary['gflops_ec0.25'], summary['gflops_dense'])
 
   def test_bad_init_checkpoint_and_budgets_fail_clearly(self):
-    config = tiny_video_config(2, f'init={self.nested_dir}')
+    config = stu.tiny_video_config(2, f'init={self.nested_dir}')
     config.model.hidden_size = 64  # The nested checkpoint has width 32.
     with self.assertRaisesRegex(ValueError, 'does not fit'):
-      run(trainer.train, config, os.path.join(self.tmp, 'bad_shape'))
-    config = tiny_video_config(2)
+      stu.run(trainer.train, config, os.path.join(self.tmp, 'bad_shape'))
+    config = stu.tiny_video_config(2)
     config.mone.eval_e_c = (0.3, 2.0)
     with self.assertRaisesRegex(
         ValueError, r'eval_e_c\[1\]=2.0 is outside the feasible range; '
         r'allowed: a number in \[0.125, 1\]'):
-      run(trainer.train, config, os.path.join(self.tmp, 'bad_ec'))
-    config = tiny_video_config(2)
+      stu.run(trainer.train, config, os.path.join(self.tmp, 'bad_ec'))
+    config = stu.tiny_video_config(2)
     config.init_from.checkpoint_path = os.path.join(self.tmp, 'nothing')
     with self.assertRaisesRegex(ValueError, 'No checkpoint'):
-      run(trainer.train, config, os.path.join(self.tmp, 'no_ckpt'))
+      stu.run(trainer.train, config, os.path.join(self.tmp, 'no_ckpt'))
 
 
 class BudgetScheduleTest(absltest.TestCase):
 
   def test_sampled_e_c_depends_only_on_seed_and_step(self):
-    config = tiny_video_config(2, 'e_c_grid=0.3/0.6')
+    config = stu.tiny_video_config(2, 'e_c_grid=0.3/0.6')
     model = main.get_model_cls(config.model_name)(
         config, {'num_classes': 8, 'input_shape': (-1, 8, 32, 32, 1)})
     sample = mone_train_utils.train_budget_fn(config, model)
@@ -250,7 +161,7 @@ class ResumeTest(absltest.TestCase):
 
   def test_killed_run_resumes_from_checkpoint(self):
     workdir = tempfile.mkdtemp(prefix='scenic_mone_resume_')
-    config_file = os.path.join(REPO, 'projects', 'mone', 'configs',
+    config_file = os.path.join(stu.REPO, 'projects', 'mone', 'configs',
                                'local_nested_pretrain.py')
     data_dir = prepare.ensure_prepared()
     cmd = [sys.executable, '-m', 'projects.mone.main',
@@ -261,16 +172,16 @@ class ResumeTest(absltest.TestCase):
            '--config.model.width=32', '--config.model.depth=2',
            '--config.model.mlp_dim=64', '--config.model.num_heads=2',
            '--config.checkpoint_steps=2', '--config.log_eval_steps=100']
-    env = {**os.environ, 'PYTHONPATH': REPO}
+    env = {**os.environ, 'PYTHONPATH': stu.REPO}
     # The run SIGKILLs itself right after writing checkpoint 4 (of 8).
     first = subprocess.run(
-        cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
+        cmd, cwd=stu.REPO, capture_output=True, text=True, timeout=600,
         env={**env, 'MONE_TEST_KILL_AFTER_CHECKPOINT': '4'})
     self.assertEqual(first.returncode, -signal.SIGKILL, first.stderr[-3000:])
     steps = sorted(int(n.split('_')[1]) for n in os.listdir(workdir)
                    if n.startswith('checkpoint_') and 'tmp' not in n)
     self.assertEqual(steps, [2, 4])
-    second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True,
+    second = subprocess.run(cmd, cwd=stu.REPO, env=env, capture_output=True,
                             text=True, timeout=600)
     self.assertEqual(second.returncode, 0, second.stderr[-3000:])
     self.assertIn('Resuming from the checkpoint of step 4', second.stderr)

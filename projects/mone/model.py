@@ -34,20 +34,17 @@ from typing import Any, Optional, Sequence
 
 from absl import logging
 import flax
-import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from scenic.model_lib.base_models import model_utils as base_model_utils
 from scenic.model_lib.base_models import classification_model
 from scenic.model_lib.base_models import multilabel_classification_model
-from scenic.model_lib.layers import attention_layers
 from scenic.projects.baselines import vit as scenic_vit
 from scenic.projects.vivit import model_utils as vivit_model_utils
 
 from mone_plugin import budgets as budgets_lib
-from mone_plugin import layers
+from mone_plugin import scenic_vit as core_scenic_vit
 from mone_plugin import vit
 
 Budget = budgets_lib.Budget
@@ -114,130 +111,26 @@ SCENIC_VIT_FIELDS = ('hidden_size', 'num_layers', 'mlp_dim', 'num_heads',
 _MONE_FIELDS = ('num_experts', 'e_c', 'capacity_method', 'router_type',
                 'kernel')
 # Scenic classifier -> the pooling of the core ViT (and of its FLOP count).
-SCENIC_CLASSIFIERS = {'token': 'tok', '0': '0', 'gap': 'gap', 'gmp': 'gap',
-                      'gsp': 'gap', 'map': 'map', 'none': 'none'}
-SCENIC_POSITIONAL_EMBEDDINGS = ('learned_1d', 'sinusoidal_1d',
-                                'sinusoidal_2d', 'none')
+SCENIC_CLASSIFIERS = core_scenic_vit.SCENIC_CLASSIFIERS
+SCENIC_POSITIONAL_EMBEDDINGS = core_scenic_vit.SCENIC_POSITIONAL_EMBEDDINGS
+ScenicEncoder = core_scenic_vit.ScenicEncoder
 
 
-class ScenicEncoder(nn.Module):
-  """Scenic's ViT `Encoder` (position embedding, dropout) over MoNE blocks.
-
-  Parameters sit where Scenic's ViT has them: `posembed_input/pos_embedding`
-  (added after the class token, as Scenic does), then the blocks,
-  `encoder_norm`, `router` and `alpha` of the core encoder in this scope.
-  Stochastic depth is Scenic's `stochastic_depth` (rescaled, as timm).
-  """
-  depth: int
-  mlp_dim: int
-  num_heads: int
-  positional_embedding: str = 'learned_1d'
-  dropout: float = 0.0
-  attention_dropout: float = 0.0
-  droplayer: float = 0.0
-  num_experts: int = 4
-  router_type: str = 'learned'
-  dtype_mm: str = 'float32'
-  kernel: str = 'xla'
-
-  def setup(self):
-    if self.positional_embedding == 'learned_1d':
-      self.posembed_input = scenic_vit.AddPositionEmbs(
-          posemb_init=nn.initializers.normal(stddev=0.02))
-    elif self.positional_embedding == 'sinusoidal_1d':
-      self.posemb_fixed = attention_layers.Add1DPositionEmbedding(
-          posemb_init=None)
-    elif self.positional_embedding == 'sinusoidal_2d':
-      self.posemb_fixed = attention_layers.AddFixedSinCosPositionEmbedding()
-    self.drop = nn.Dropout(rate=self.dropout)
-    self.encoder = layers.MoneEncoder(
-        depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
-        dropout=self.dropout, attention_dropout=self.attention_dropout,
-        droplayer_rate=self.droplayer, droplayer_rescale=True,
-        num_experts=self.num_experts, router_type=self.router_type,
-        dtype_mm=self.dtype_mm, kernel=self.kernel)
-    nn.share_scope(self, self.encoder)
-
-  def _add_posemb(self, x, num_prefix_tokens):
-    typ = self.positional_embedding
-    if typ == 'learned_1d':
-      return self.posembed_input(x)
-    if typ == 'sinusoidal_1d':
-      return self.posemb_fixed(x)
-    if typ == 'sinusoidal_2d':
-      p, (b, n, c) = num_prefix_tokens, x.shape
-      side = int(round((n - p) ** 0.5))
-      if side * side != n - p:
-        raise ValueError('positional_embedding=sinusoidal_2d needs a square '
-                         f'grid of patches; got {n - p} patches.')
-      grid = self.posemb_fixed(x[:, p:].reshape(b, side, side, c))
-      return jnp.concatenate([x[:, :p], grid.reshape(b, n - p, c)], axis=1)
-    return x  # 'none'
-
-  def __call__(self, x, *, capacities=None, deterministic=True,
-               num_prefix_tokens=0):
-    x = self._add_posemb(x, num_prefix_tokens)
-    x = self.drop(x, deterministic)
-    # The router reads the tokens after position embedding [choice].
-    return self.encoder(x, capacities=capacities, deterministic=deterministic,
-                        num_prefix_tokens=num_prefix_tokens)
-
-
-class MoneScenicViT(vit._Model):  # pylint: disable=protected-access
+class MoneScenicViT(core_scenic_vit.ScenicViT):
   """MoNE ViT with Scenic's ViT parameter names (`baselines/vit.py`).
 
-  `embedding`, `cls`, `Transformer` (`posembed_input`, `encoderblock_{i}`,
-  `encoder_norm`, plus `router`, `alpha`), `pre_logits` and
-  `output_projection`: a Scenic ViT checkpoint loads unchanged. The core
-  fields keep Big Vision's names (`width`, `depth`, ...; `pool_type` is the
-  core's pooling of `classifier`, for FLOP counts).
+  The core's `ScenicViT` (`mone_plugin/scenic_vit.py`: `embedding`, `cls`,
+  `Transformer` (`posembed_input`, `encoderblock_{i}`, `encoder_norm`, plus
+  `router`, `alpha`), `pre_logits` and `output_projection`: a Scenic ViT
+  checkpoint loads unchanged) with Scenic's call signature.
   """
-  classifier: str = 'gap'
-  positional_embedding: str = 'learned_1d'
 
   def capacities(self, e_c):
     return resolve_capacities(e_c, self.num_experts, self.capacity_method)
 
-  @nn.compact
   def forward(self, x, *, train: bool, budget: Any = CONFIGURED):
     """Returns (logits, out) as the core ViT does (a subset of its `out`)."""
-    e_c = self.e_c if budget is CONFIGURED else budget
-    out = {'capacities': self.capacities(e_c)}
-    x = nn.Conv(self.width, tuple(self.patch_size),
-                strides=tuple(self.patch_size), padding='VALID',
-                name='embedding', dtype=self.dtype_mm)(
-                    jnp.asarray(x, self.dtype_mm))
-    n, h, w, c = x.shape
-    x = jnp.reshape(x, [n, h * w, c])
-    prefix = int(self.classifier == 'token')
-    if prefix:
-      cls = self.param('cls', nn.initializers.zeros, (1, 1, c), x.dtype)
-      x = jnp.concatenate([jnp.tile(cls, [n, 1, 1]), x], axis=1)
-    x, enc = ScenicEncoder(
-        depth=self.depth, mlp_dim=self.mlp_dim, num_heads=self.num_heads,
-        positional_embedding=self.positional_embedding, dropout=self.dropout,
-        attention_dropout=self.attention_dropout, droplayer=self.droplayer,
-        num_experts=self.num_experts, router_type=self.router_type,
-        dtype_mm=self.dtype_mm, kernel=self.kernel, name='Transformer')(
-            x, capacities=out['capacities'], deterministic=not train,
-            num_prefix_tokens=prefix)
-    out.update(enc)
-    out['encoded'] = x
-    out['grid'] = (h, w)
-    if self.classifier in ('token', '0'):
-      x = x[:, 0]
-    elif self.classifier in ('gap', 'gmp', 'gsp'):
-      x = {'gap': jnp.mean, 'gmp': jnp.max, 'gsp': jnp.sum}[
-          self.classifier](x, axis=1)
-    elif self.classifier == 'map':
-      x = scenic_vit.MAPHead(num_heads=self.num_heads, mlp_dim=self.mlp_dim)(x)
-    if self.rep_size:
-      x = nn.tanh(nn.Dense(self.rep_size, name='pre_logits')(x))
-    out['pre_logits'] = x
-    if self.num_classes:
-      x = nn.Dense(self.num_classes, kernel_init=nn.initializers.zeros,
-                   name='output_projection')(x)
-    return x, out
+    return super().forward(x, train=train, **e_c_kwargs(budget))
 
   def __call__(self, x, *, train: bool, debug: bool = False,
                budget: Any = CONFIGURED):

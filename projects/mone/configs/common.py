@@ -234,14 +234,10 @@ def video_tfrecord_dataset(config, *, tables, examples_per_subset,
   d.test_batch_size = 8
   d.do_three_spatial_crops = True
   config.multicrop_clips_per_device = 2
-  aug = d.augmentation_params = ml_collections.ConfigDict()
-  aug.do_jitter_scale = True
-  aug.scale_min_factor = 0.9
-  aug.scale_max_factor = 1.33
-  aug.prob_scale_jitter = 1.0
-  aug.do_color_augment = True
-  aug.prob_color_augment = 0.8
-  aug.prob_color_drop = 0.1
+  d.augmentation_params = ml_collections.ConfigDict(dict(
+      do_jitter_scale=True, scale_min_factor=0.9, scale_max_factor=1.33,
+      prob_scale_jitter=1.0, do_color_augment=True, prob_color_augment=0.8,
+      prob_color_drop=0.1))
   d.prefetch_to_device = 2
 
 
@@ -267,10 +263,24 @@ def vivit_schedule(config, *, train_size, epochs, base_lr, checkpoint_steps):
   config.lr_configs.warmup_steps = int(2.5 * steps_per_epoch)
   config.lr_configs.steps_per_cycle = int(epochs * steps_per_epoch)
   config.lr_configs.base_learning_rate = base_lr
+  bookkeeping(config, checkpoint_steps=checkpoint_steps)
 
+
+def bookkeeping(config, *, checkpoint_steps, log_summary_steps=100,
+                log_eval_steps=None):
+  """Summaries, checkpoints and logging steps of a run (no debug runs).
+
+  Args:
+    config: the config.
+    checkpoint_steps: steps between checkpoints.
+    log_summary_steps: steps between training summaries.
+    log_eval_steps: steps between evaluations (None: the trainer's default).
+  """
   config.write_summary = True
   config.checkpoint = True
+  config.checkpoint_steps = checkpoint_steps
+  config.log_summary_steps = log_summary_steps
+  if log_eval_steps is not None:
+    config.log_eval_steps = log_eval_steps
   config.debug_train = False
   config.debug_eval = False
-  config.checkpoint_steps = checkpoint_steps
-  config.log_summary_steps = 100

@@ -120,14 +120,8 @@ def get_config(arg=None):
   config.lr_configs.warmup_steps = 10_000
   config.lr_configs.base_learning_rate = arg.lr
 
-  config.write_summary = True
   config.xprof = False
-  config.checkpoint = True
-  config.checkpoint_steps = 5000
-  config.log_summary_steps = 100
-  config.log_eval_steps = 5000
-  config.debug_train = False
-  config.debug_eval = False
+  common.bookkeeping(config, checkpoint_steps=5000, log_eval_steps=5000)
   config.mone = ml_collections.ConfigDict()
   config.mone.num_routing_maps = 0
   return config

@@ -84,13 +84,8 @@ def get_config(arg=None):
       config, path=arg.init, checkpoint_format='scenic',
       classifier=image.model.pool_type, positional_embed_size_change='resize')
 
-  config.write_summary = True
-  config.checkpoint = True
-  config.checkpoint_steps = 100
-  config.log_summary_steps = 50
-  config.log_eval_steps = config.num_training_steps
+  common.bookkeeping(config, checkpoint_steps=100, log_summary_steps=50,
+                     log_eval_steps=config.num_training_steps)
   config.count_flops = False
   config.xprof = False
-  config.debug_train = False
-  config.debug_eval = False
   return config

@@ -72,15 +72,10 @@ def get_config(arg=None):
   config.rng_seed = 0
   common.cosine_lr(config, base_lr=arg.lr, warmup_steps=100)
 
-  config.write_summary = True
-  config.checkpoint = True
-  config.checkpoint_steps = 200
-  config.log_summary_steps = 100
-  config.log_eval_steps = max(arg.steps // 2, 1)
+  common.bookkeeping(config, checkpoint_steps=200,
+                     log_eval_steps=max(arg.steps // 2, 1))
   config.count_flops = False
   config.xprof = False
-  config.debug_train = False
-  config.debug_eval = False
   config.mone = ml_collections.ConfigDict()
   config.mone.num_routing_maps = 0
   return config
