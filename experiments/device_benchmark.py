@@ -145,13 +145,13 @@ def _model_classes():
   return {"vit": vit.Model(1).__class__, "vivit": vivit.SpaceTimeViViT}
 
 
-def valid_choices(choices, log):
+def valid_choices(choices, log, models=("vit", "vivit")):
   """{spec: kwargs} of the choices every selected model knows; logs others."""
   out = {}
   for spec in choices:
     kw = parse_choice(spec)
     unknown = {name: sorted(set(kw) - _fields(cls))
-               for name, cls in _model_classes().items()}
+               for name, cls in _model_classes().items() if name in models}
     unknown = {k: v for k, v in unknown.items() if v}
     if unknown:
       log(f"choice {spec}: skipped, fields unknown to the models "
@@ -355,7 +355,7 @@ def run_all(settings, out_dir, doc=None, log=print):
                     "process); ViViT: our dense path"),
       "rows": [], "skipped": [], "errors": [], "elapsed_s": 0.0}
   choices = valid_choices(settings.choices, lambda m: (
-      log(m), result["skipped"].append(m)))
+      log(m), result["skipped"].append(m)), settings.models)
   os.makedirs(out_dir, exist_ok=True)
   path_json = os.path.join(out_dir, slug(device) + ".json")
   est = _Estimator()
