@@ -17,6 +17,10 @@ r"""MoNE trainer: Big Vision's jit/sharding train loop, plus compute budgets.
   python -m mone_plugin.big_vision.train \
       --config configs/mone_fashion_mnist.py:e_c=0.5 --workdir /tmp/mone
 
+A fork of `big_vision/train.py` at Big Vision commit
+0127fb6b337ee2a27bf4e54dea79cff176527356 (the commit this plugin pins), as
+FlexiViT's `trainers/proj/flexi/train.py` forks it: the loop, sharding,
+checkpointing and evaluators are upstream's; what changes is listed below.
 What it adds to `big_vision/train.py` (`config.mone`: see
 `mone_plugin/budgets.py`, shared with the Scenic trainer):
 - the training e_c is fixed, given as a GFLOPs budget, or drawn from a grid at
