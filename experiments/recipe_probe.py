@@ -95,6 +95,16 @@ def read_metrics(workdir):
   return evals, loss, uptime
 
 
+def read_gflops(workdir):
+  """The trainer's logged inference GFLOPs per image (None if not logged)."""
+  with open(os.path.join(workdir, "big_vision_metrics.txt")) as f:
+    for line in f:
+      m = json.loads(line)
+      if "gflops_dense" in m:
+        return m["gflops_dense"]
+  return None
+
+
 def run_probe(name, out_dir, workdir_root, *, args=None, config=CONFIG,
               prefix="recipe_r3",
               split="train[:50000] -> evaluated on train[50000:] (val)"):
@@ -130,7 +140,7 @@ def run_probe(name, out_dir, workdir_root, *, args=None, config=CONFIG,
       args=args, config=config,
       split=f"{split}; the test split was not evaluated",
       eval_val=evals, final_val_prec_1=evals[-1]["prec_1"],
-      final_training_loss=loss,
+      final_training_loss=loss, gflops=read_gflops(workdir),
       # A resumed probe: its trainer's longest uptime, if that is longer.
       wall_s=round(max(time.time() - start, uptime)),
       machine=summaries.machine(), commit=summaries.git_commit(),

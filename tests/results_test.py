@@ -38,7 +38,7 @@ HAVE_BOTH = (frameworks.available("big_vision") and
              frameworks.available("scenic"))
 SECTIONS = ("## 1. Images", "## 2. Capacity adaptation",
             "## 3. Routing ablations", "## 4. Video", "## 5. Routing maps",
-            "## 6. Speed")
+            "## 6. Speed", "## 9. A testbed where most tokens carry little")
 
 
 @absltest.skipUnless(HAVE_BOTH, "Big Vision or Scenic checkout not found "
@@ -95,6 +95,20 @@ class ReducedResultsTest(absltest.TestCase):
     with open(os.path.join(self.root, "benchmark", "vit.json")) as f:
       bench = json.load(f)
     self.assertIn(f"{bench['rows'][0]['fwd_ms']:.1f}", self.page)
+
+  def test_cluttered_routing_shares_come_from_the_run(self):
+    with open(os.path.join(self.root, "bv", "cl_ec0.2_s0", "result.json")) as f:
+      shares = json.load(f)["token_shares"]
+    self.assertEqual(shares["classes"], ["background", "clutter", "garment"])
+    by_class = shares["by_e_c"]["0.2"]
+    for name, per_expert in by_class.items():
+      self.assertLen(per_expert, 4, name)
+      self.assertAlmostEqual(sum(per_expert), 1.0, delta=1e-3)
+    row = [l for l in self.page.splitlines()
+           if l.startswith("| `cl_ec0.2_s0` | learned | 0.2 |")]
+    self.assertLen(row, 1)
+    self.assertIn(" / ".join(f"{100 * x:.1f}" for x in by_class["garment"]),
+                  row[0])
 
   def test_every_part_says_how_to_regenerate(self):
     for title in SECTIONS:

@@ -48,6 +48,7 @@ import numpy as np
 from mone_plugin import budgets as budgets_lib
 from mone_plugin.big_vision import evaluate as evaluate_lib
 from mone_plugin.big_vision import train as train_lib
+from mone_plugin.data import cluttered_fashion_mnist as cfm
 from experiments.results import plan as plan_lib
 from experiments.results import summaries as summaries_lib
 
@@ -64,14 +65,20 @@ _SEC_PER_COST = flags.DEFINE_float(
     "sec_per_cost", 0, "Seconds per unit of a run's `cost`, to estimate its "
     "time against --deadline (0: unknown, only the start is checked).")
 
-CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "configs", "mone_fashion_mnist.py")
-ROUTING_IMAGES = 16
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+CONFIG = os.path.join(ROOT, "configs", "mone_fashion_mnist.py")
+ROUTING_IMAGES = 16  # Saved with their experts, for the routing maps.
+# Test images whose tokens' classes (background, clutter, garment) are counted
+# per expert, where the data set marks them (cluttered Fashion-MNIST).
+SHARE_IMAGES = 1000
 
 
-def get_config(args):
-  """`configs/mone_fashion_mnist.py:<args>`, as `--config=` would load it."""
-  spec = importlib.util.spec_from_file_location("mone_fashion_mnist", CONFIG)
+def get_config(args, config=CONFIG):
+  """`<config>:<args>`, as `--config=` would load it (path from the repo)."""
+  path = os.path.join(ROOT, config)
+  name = os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module.get_config(args)
@@ -113,11 +120,54 @@ def save_routing(config, workdir, e_cs):
     aux = model.apply({"params": params}, images, e_c=e_c)[1]
     out[f"experts_{e_c:g}"] = np.asarray(aux["experts"])
   np.savez_compressed(os.path.join(workdir, "routing.npz"), **out)
+  if "mask" not in ds.element_spec:
+    return None
+  # Which kind of token each expert gets, over more images than the maps.
+  share_ds = ds_core.get(**{**test.data, "split": f"test[:{SHARE_IMAGES}]"}
+                         ).get_tfdata(ordered=True)
+  masks = np.stack(list(share_ds.map(lambda x: x["mask"]
+                                     ).as_numpy_iterator()))
+  share_images = np.concatenate([b["image"] for b in share_ds.map(pp).batch(
+      250).as_numpy_iterator()])
+  classes = cfm.token_classes(masks, model.patch_size[0]).reshape(
+      len(masks), -1)
+  shares = {}
+  for e_c in e_cs:
+    experts = np.concatenate([np.asarray(model.apply(
+        {"params": params}, share_images[i:i + 250], e_c=e_c)[1]["experts"])
+                              for i in range(0, len(share_images), 250)])
+    shares[f"{e_c:g}"] = token_shares(experts, classes)
+  return {"images": len(masks), "classes": list(cfm.TOKEN_CLASS_NAMES),
+          "by_e_c": shares}
+
+
+def token_shares(experts, classes):
+  """{class name: [share of its tokens on expert i]} over all blocks.
+
+  Args:
+    experts: int [layers, batch, tokens] or [batch, tokens] (the model's
+      `aux["experts"]`: each token's expert per block; a class token, if
+      any, is not among them).
+    classes: int [batch, tokens], `cluttered_fashion_mnist.token_classes`.
+  """
+  experts = np.asarray(experts)
+  if experts.ndim == 2:
+    experts = experts[None]
+  if experts.shape[1:] != classes.shape:
+    raise ValueError(f"experts {experts.shape} do not match token classes "
+                     f"{classes.shape} (layers, batch, tokens).")
+  num_experts = plan_lib.NUM_EXPERTS
+  out = {}
+  for c, name in enumerate(cfm.TOKEN_CLASS_NAMES):
+    picked = experts[:, classes == c]
+    counts = np.bincount(picked.ravel(), minlength=num_experts)
+    out[name] = (counts / max(1, picked.size)).round(4).tolist()
+  return out
 
 
 def run_one(run, workdir):
   """Trains and evaluates `run` in `workdir`; returns its result dict."""
-  config = get_config(run.args)
+  config = get_config(run.args, run.config)
   train_config = mlc.ConfigDict(config.to_dict())
   # Evaluated below, at every budget of the plan, from the last checkpoint.
   train_config.evals = {}
@@ -131,8 +181,9 @@ def run_one(run, workdir):
     f.write(config.to_json())  # With its evaluators, for `evaluate`.
   routed = [e for e in run.eval_e_c
             if isinstance(e, (int, float)) and e < 1]
+  shares = None
   if run.routing and routed:
-    save_routing(config, workdir, sorted(set(routed)))
+    shares = save_routing(config, workdir, sorted(set(routed)))
   for row, e_c in zip(rows, run.eval_e_c):  # evaluate keeps their order.
     row["budget"] = budgets_lib.name(e_c)
   return {"name": run.name, "args": run.args, "seed": run.seed,
@@ -140,7 +191,8 @@ def run_one(run, workdir):
           "command": run.command(workdir),
           "steps": trained_steps(workdir, int(config.total_steps)),
           "train_s": t1 - t0, "eval_s": t2 - t1, "rows": rows,
-          "train_final": last_train_metrics(workdir)}
+          "train_final": last_train_metrics(workdir),
+          "train_trace": train_trace(workdir), "token_shares": shares}
 
 
 def trained_steps(workdir, default):
@@ -172,6 +224,35 @@ def last_train_metrics(workdir):
   return last
 
 
+# Logged training metrics kept step by step: the loss and the router's life
+# (alpha is tanh|raw|, the MLP-branch scale; the router's gradient norm).
+TRACE_KEYS = ("training_loss", "alpha/", "l2_router_grads/")
+
+
+def train_trace(workdir, points=20):
+  """{metric: [[step, value]]} of TRACE_KEYS at ~`points` logged steps."""
+  src = os.path.join(workdir, "big_vision_metrics.txt")
+  rows = []
+  if os.path.exists(src):
+    with open(src) as f:
+      for line in f:
+        try:
+          m = json.loads(line)
+        except ValueError:
+          continue
+        if "training_loss" in m:  # A resumed run logs its steps again.
+          rows = [r for r in rows if r["step"] < m["step"]] + [m]
+  every = max(1, len(rows) // points)
+  kept = rows[::every] + ([rows[-1]] if rows and (len(rows) - 1) % every
+                          else [])
+  out = {}
+  for m in kept:
+    for k, v in m.items():
+      if k.startswith(TRACE_KEYS) and isinstance(v, (int, float)):
+        out.setdefault(k, []).append([m["step"], v])
+  return out
+
+
 def write_summary(summary_dir, run, result, workdir):
   """The run's committed summary (and routing arrays), from its result."""
   summary = summaries_lib.make(
@@ -181,7 +262,9 @@ def write_summary(summary_dir, run, result, workdir):
       train_s=round(result["train_s"], 1), eval_s=round(result["eval_s"], 1),
       command=run.command(f"workdirs/results/{_MODE.value}/bv/{run.name}"),
       eval_budgets=list(run.eval_names()), group=run.group,
-      rows=result["rows"], train_final=result.get("train_final", {}))
+      rows=result["rows"], train_final=result.get("train_final", {}),
+      train_trace=result.get("train_trace"),
+      token_shares=result.get("token_shares"))
   routing = os.path.join(workdir, "routing.npz")
   if os.path.exists(routing):
     summaries_lib.write_routing(summary_dir, run.name, routing)

@@ -143,12 +143,13 @@ def video(plots, points):
   return save(plots, "video.png", fig)
 
 
-def routing_maps_images(plots, rows):
-  """Section 5: a row of tinted test images per run, one legend.
+def routing_maps_images(plots, rows, name="routing_maps_images.png"):
+  """Sections 5, 9: a row of tinted test images per run, one legend.
 
   Args:
     plots: `Plots`.
     rows: (title, images [n, H, W, C], experts [n, h, w]) per run.
+    name: the plot's file name.
   """
   fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.25 * len(rows) + 0.4))
   for ax, (title, images, experts) in zip(np.atleast_1d(axes), rows):
@@ -159,7 +160,7 @@ def routing_maps_images(plots, rows):
     ax.axis("off")
   fig.tight_layout(rect=(0, 0.07, 1, 1))
   viz.add_legend(fig, loading.NUM_EXPERTS)
-  return save(plots, "routing_maps_images.png", fig, tight=False)
+  return save(plots, name, fig, tight=False)
 
 
 def routing_maps_video(plots, inputs, experts):
@@ -192,12 +193,15 @@ def speed(plots, tables):
   return save(plots, "speed.png", fig)
 
 
-def figure3(plots, data):
-  """Section 7: precision@1 against inference MFLOPs, every model (log x).
+def figure3(plots, data, title="Fashion-MNIST: the paper's Figure 3 at "
+            "small scale", name="figure3_accuracy_vs_flops.png"):
+  """Sections 7, 9: precision@1 against inference MFLOPs (log x).
 
   Args:
     plots: `Plots`.
-    data: `sections.figure3_data`.
+    data: `s7_figure3.figure3_data`.
+    title: the plot's title.
+    name: its file name.
   """
   fig, ax = plt.subplots(figsize=(6.0, 4.0))
   fam = data["dense_family"]
@@ -234,7 +238,7 @@ def figure3(plots, data):
   ax.xaxis.set_minor_formatter(ticker.NullFormatter())
   ax.set_xlabel("inference MFLOPs per image (log)")
   ax.set_ylabel("precision@1 (%)")
-  ax.set_title("Fashion-MNIST: the paper's Figure 3 at small scale")
+  ax.set_title(title)
   ax.grid(alpha=0.3, which="both")
   ax.legend(fontsize=6.5, loc="lower right")
-  return save(plots, "figure3_accuracy_vs_flops.png", fig)
+  return save(plots, name, fig)

@@ -149,27 +149,29 @@ PROBE_DEFAULTS = dict(batch="128", lr="0.006", width="64", depth="4",
                       res="32", flip="yes")
 
 
-def probe_settings(args):
+def probe_settings(args, defaults=None):
   """The settings of a probe's arguments that its table compares."""
   head = args.split(" ")[0].split(",")
-  settings = {k: arg_value(args, k) or v for k, v in PROBE_DEFAULTS.items()}
+  settings = {k: arg_value(args, k) or v
+              for k, v in (defaults or PROBE_DEFAULTS).items()}
   settings["flip"] = "no" if "noflip" in head else "yes"
   return settings
 
 
-def recipe_probes(summary_dir):
-  """The dense recipe probes on the validation split (`recipe_*.json`).
+def recipe_probes(summary_dir, prefix="recipe_", defaults=None):
+  """The dense recipe probes on the validation split (`<prefix>*.json`).
 
   One dict per trained model, sorted by name: name, args, steps, settings
-  (`probe_settings` and steps), val (the last validation precision@1),
-  val_by_step, wall_s. Probes of one file
-  that sweep a value (`by_lr`) give one dict per value.
+  (`probe_settings` with `defaults` and steps), val (the last validation
+  precision@1), val_by_step, wall_s, gflops (per image; None if not
+  recorded). Probes of one file that sweep a value (`by_lr`) give one dict
+  per value.
   """
   probes = []
   if not os.path.isdir(summary_dir):
     return probes
   paths = sorted(p for p in os.listdir(summary_dir)
-                 if p.startswith("recipe_") and p.endswith(".json"))
+                 if p.startswith(prefix) and p.endswith(".json"))
   for p in paths:
     s = read_json(os.path.join(summary_dir, p))
     name = p[:-len(".json")]
@@ -184,10 +186,10 @@ def recipe_probes(summary_dir):
       steps = arg_value(args, "steps") or s.get("steps")
       probes.append(dict(
           name=label, args=args, steps=int(steps),
-          settings={**probe_settings(args), "steps": str(steps)},
+          settings={**probe_settings(args, defaults), "steps": str(steps)},
           val=acc(evals[-1]),
           val_by_step=[(e["step"], acc(e)) for e in evals],
-          wall_s=run.get("wall_s")))
+          wall_s=run.get("wall_s"), gflops=run.get("gflops")))
   return probes
 
 

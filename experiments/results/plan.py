@@ -114,6 +114,25 @@ NUM_EXPERTS = 4
 # Groups of runs drawn in the Figure 3 section (accuracy vs GFLOPs).
 FIGURE3_GROUPS = ("dense", "dense_family", "mone", "iso", "adaptive",
                   "matvit", "mod")
+
+############################ The cluttered testbed ##########################
+# The same study where most tokens carry little: configs/mone_cluttered.py
+# (each garment at a random place of a 64x64 canvas among fragments of
+# others; 64 tokens of 8x8, the garment's ink in ~19% of them). The recipe is
+# r2's with the learning rate its probes chose on the validation split
+# (`experiments/cluttered_probe.py`, results page section 9); MoNE is the
+# widest member of the family, as in the paper's Figure 3.
+CLUTTERED_CONFIG = "configs/mone_cluttered.py"
+# The study joins the full plan only once its recipe meets both criteria of
+# section 9.1 (converged in steps; a steep dense family) on validation.
+CLUTTERED_STUDY = False
+CLUTTERED_RECIPE = {"lr": 0.003}  # Changes to r2 (probes: section 9).
+CLUTTERED_WIDTH = 128
+CLUTTERED_FAMILY = (32, 64, 96, 128)  # Widths of DENSE_FAMILY.
+CLUTTERED_E_C = (0.2, 0.3, 0.4)
+CLUTTERED_RANDOM_E_C = (0.2, 0.4)  # The random router, against the learned.
+CLUTTERED_GROUPS = ("cl_dense", "cl_dense_family", "cl_mone", "cl_matvit",
+                    "cl_mod", "cl_random")
 # The benchmark's recipe (its summaries are redone when it changes).
 BENCHMARK_RECIPE_NAME = "b1"
 
@@ -180,11 +199,12 @@ class BvRun:
   cost: float = 1.0  # Relative, to start the longest runs first.
   routing: bool = False  # Also save test images with their experts.
   group: str = ""  # What the run is on the page (FIGURE3_GROUPS, ...).
+  config: str = "configs/mone_fashion_mnist.py"  # Relative to the repo.
 
   def command(self, workdir):
     """The equivalent stand-alone command line."""
     return (f"python -m mone_plugin.big_vision.train --config="
-            f"configs/mone_fashion_mnist.py:{self.args} --workdir={workdir}")
+            f"{self.config}:{self.args} --workdir={workdir}")
 
   def eval_names(self):
     """The budget names of `eval_e_c` (`ec0.4`, `dense`, `expert0`)."""
@@ -240,6 +260,8 @@ def bv_runs(mode="full"):
               routing=True, group="random"),
         BvRun("greedy_ec0.2_s0", f"capacity=greedy,e_c=0.2,{s}", 0, (0.2,),
               group="capacity"),
+        BvRun("cl_ec0.2_s0", f"e_c=0.2,{s}", 0, (0.2,), routing=True,
+              group="cl_mone", config=CLUTTERED_CONFIG),
     ]
   runs = []
   for seed in SEEDS:
@@ -279,6 +301,8 @@ def bv_runs(mode="full"):
   for e_c in RANDOM_ROUTER_E_C:
     runs.append(BvRun(f"random_ec{e_c:g}_s0", f"e_c={e_c},router=random,{s}",
                       0, (e_c,), 0.6 + e_c, routing=True, group="random"))
+  if CLUTTERED_STUDY:
+    runs += cluttered_runs()
   names = {r.name for r in runs}
   for method, e_c, baseline, mone in capacity_pairs(mode):
     runs.append(BvRun(baseline, f"capacity={method},e_c={e_c},{s}", 0,
@@ -287,6 +311,63 @@ def bv_runs(mode="full"):
       runs.append(BvRun(mone, f"e_c={e_c},{s}", 0, (e_c,), 0.6 + e_c,
                         group="capacity"))
   return sorted(runs, key=lambda r: -r.cost)
+
+
+def cluttered_name(what, seed=0):
+  """`cl_<what>_s<seed>`: a run of the cluttered testbed's study."""
+  return f"cl_{what}_s{seed}"
+
+
+def cluttered_dense_name(width, seed=0):
+  return cluttered_name(f"dense_w{width}", seed)
+
+
+def cluttered_runs():
+  """The full plan's runs on the cluttered testbed (section 9).
+
+  The dense family (one seed; three at MoNE's width), MoNE at each budget
+  of CLUTTERED_E_C (three seeds, routing maps), MatViT and MoD at MoNE's
+  width, and the random router at two budgets.
+  """
+  family = {w: (h, m) for w, h, m in DENSE_FAMILY}
+
+  def args(width=CLUTTERED_WIDTH, **changes):
+    heads, mlp = family[width]
+    return recipe_args(**CLUTTERED_RECIPE, width=width, heads=heads, mlp=mlp,
+                       **changes)
+
+  def run(name, a, seed, eval_e_c, cost, group, routing=False):
+    return BvRun(name, a, seed, eval_e_c, cost, routing=routing, group=group,
+                 config=CLUTTERED_CONFIG)
+
+  # Cost: the r2 dense width-64 run is 1.3; a step here costs about as
+  # much at width 64 and grows about linearly with the width (probes).
+  scale = 1.3 / WIDTH
+  runs = []
+  for width in CLUTTERED_FAMILY:
+    seeds = SEEDS if width == CLUTTERED_WIDTH else (0,)
+    for seed in seeds:
+      runs.append(run(cluttered_dense_name(width, seed),
+                      f"dense,{args(width)},seed={seed}", seed, (None,),
+                      scale * width,
+                      "cl_dense" if width == CLUTTERED_WIDTH else
+                      "cl_dense_family"))
+  wide = scale * CLUTTERED_WIDTH
+  for seed in SEEDS:
+    for e_c in CLUTTERED_E_C:
+      runs.append(run(cluttered_name(f"ec{e_c:g}", seed),
+                      f"e_c={e_c},{args()},seed={seed}", seed, (e_c,),
+                      wide * (0.5 + e_c), "cl_mone", routing=seed == 0))
+  runs.append(run(cluttered_name("matvit"), f"matvit,{args()},seed=0", 0,
+                  budgets_lib.nested_budgets(NUM_EXPERTS), 2 * wide,
+                  "cl_matvit"))
+  runs.append(run(cluttered_name("mod"), f"mod,{args()},seed=0", 0, (None,),
+                  0.7 * wide, "cl_mod"))
+  for e_c in CLUTTERED_RANDOM_E_C:
+    runs.append(run(cluttered_name(f"random_ec{e_c:g}"),
+                    f"e_c={e_c},router=random,{args()},seed=0", 0, (e_c,),
+                    wide * (0.5 + e_c), "cl_random", routing=True))
+  return runs
 
 
 def group_runs(mode, groups):

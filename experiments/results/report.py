@@ -48,12 +48,13 @@ from experiments.results.sections import s5_routing_maps
 from experiments.results.sections import s6_speed
 from experiments.results.sections import s7_figure3
 from experiments.results.sections import s8_recipe
+from experiments.results.sections import s9_cluttered
 from experiments.results.sections import summary
 from experiments.results import summaries as summaries_lib
 
 # The page's sections, in page order.
 SECTIONS = (s1_images, s2_adaptation, s3_ablations, s4_video, s5_routing_maps,
-            s6_speed, s7_figure3, s8_recipe)
+            s6_speed, s7_figure3, s8_recipe, s9_cluttered)
 
 
 def machines_line(counts):

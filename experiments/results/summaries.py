@@ -150,6 +150,7 @@ def write_routing(summary_dir, name, src):
       arrays[key] = np.round(
           (np.clip(arrays[key], -1, 1) + 1) * 127.5).astype(np.uint8)
   dst = routing_path(summary_dir, name)
+  os.makedirs(summary_dir, exist_ok=True)  # Its run may be the first.
   np.savez_compressed(dst + ".tmp.npz", **arrays)
   shutil.move(dst + ".tmp.npz", dst)
   return dst

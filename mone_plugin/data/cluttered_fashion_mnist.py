@@ -50,6 +50,7 @@ INK = 16  # A pixel above this grey level is ink (garment or clutter).
 SEED = 2014
 
 BACKGROUND, CLUTTER, GARMENT_INK = 0, 1, 2  # Values of the per-pixel mask.
+TOKEN_CLASS_NAMES = ("background", "clutter", "garment")  # By value.
 MASK_NAMES = ("background", "clutter", "garment")
 
 # split -> (index of the split in the seed, Fashion-MNIST split, its slice).

@@ -14,6 +14,9 @@
 
 """Section 7: the paper's Figure 3: MoNE, the dense family, MatViT, MoD."""
 
+import dataclasses
+from typing import Callable, Optional
+
 from experiments.results import arithmetic
 from experiments.results import figures
 from experiments.results import loading
@@ -35,8 +38,37 @@ def _seed_accs(runs, names, e_c="train"):
   return {runs.get(n)["seed"]: runs.acc(n, e_c) for n in names if runs.get(n)}
 
 
-def figure3_data(runs):
-  """The curves of Figure 3, from the summaries that exist.
+@dataclasses.dataclass(frozen=True)
+class Study:
+  """The runs of one Figure 3: their names in the plan, MoNE's width."""
+  width: int  # MoNE's, the dense family member with all the seeds.
+  steps: int
+  family: tuple[int, ...]  # The dense family's widths.
+  dense_name: Callable[[int, int], str]  # (width, seed) -> run name.
+  mone_name: Callable[[float, int], str]  # (e_c, seed) -> run name.
+  e_cs: tuple[float, ...]  # MoNE's training budgets.
+  matvit: str
+  mod: str
+  adaptive: Optional[str] = None
+  adaptive_long: Optional[str] = None
+  iso: Optional[str] = None
+  iso_e_c: Optional[float] = None
+  data_name: str = "Fashion-MNIST"
+
+
+FASHION = Study(
+    width=plan_lib.WIDTH, steps=plan_lib.STEPS,
+    family=tuple(w for w, _, _ in plan_lib.DENSE_FAMILY),
+    dense_name=plan_lib.dense_name,
+    mone_name=lambda e_c, seed: f"ec{e_c:g}_s{seed}",
+    e_cs=plan_lib.TRAIN_E_C, matvit="matvit_s0", mod="mod_s0",
+    adaptive="grid_s0", adaptive_long=plan_lib.ADAPT_LONG_NAME,
+    iso=f"iso_ec{plan_lib.ISO_FLOPS_E_C:g}_s0",
+    iso_e_c=plan_lib.ISO_FLOPS_E_C)
+
+
+def figure3_data(runs, study=FASHION):
+  """The curves of Figure 3, from the summaries of `study` that exist.
 
   Returns:
     A dict: "dense_family" [(width, GFLOPs, mean, std, n)], "matvit"
@@ -46,53 +78,53 @@ def figure3_data(runs):
     accuracy)] and "adaptive_long" (the same, trained longer), "iso" (e_c,
     GFLOPs, accuracy, steps) or None.
   """
-  width = plan_lib.WIDTH
+  width = study.width
   family = []
-  for w, _, _ in plan_lib.DENSE_FAMILY:
-    names = ([plan_lib.dense_name(w, s) for s in plan_lib.SEEDS]
-             if w == width else [plan_lib.dense_name(w)])
+  for w in study.family:
+    names = ([study.dense_name(w, s) for s in plan_lib.SEEDS]
+             if w == width else [study.dense_name(w, 0)])
     accs = _seed_accs(runs, names)
     if accs:
       mean, std = arithmetic.mean_std(list(accs.values()))
       gf = runs.gflops(next(n for n in names if runs.get(n)))
       family.append((w, gf, mean, std, len(accs)))
   matvit = []
-  if runs.get("matvit_s0"):
+  if runs.get(study.matvit):
     for i, budget in enumerate(budgets_lib.nested_budgets(
         plan_lib.NUM_EXPERTS)):
-      acc = runs.acc("matvit_s0", budget)
+      acc = runs.acc(study.matvit, budget)
       if acc is not None:
         matvit.append((width // 2 ** (plan_lib.NUM_EXPERTS - 1 - i),
-                       runs.gflops("matvit_s0", budget), acc))
+                       runs.gflops(study.matvit, budget), acc))
   mod = None
-  if runs.get("mod_s0") and runs.acc("mod_s0") is not None:
-    mod = (runs.gflops("mod_s0"), runs.acc("mod_s0"))
+  if runs.get(study.mod) and runs.acc(study.mod) is not None:
+    mod = (runs.gflops(study.mod), runs.acc(study.mod))
   mone = []
-  for e_c in plan_lib.TRAIN_E_C:
-    accs = _seed_accs(runs, [f"ec{e_c:g}_s{s}" for s in plan_lib.SEEDS])
+  for e_c in study.e_cs:
+    accs = _seed_accs(runs, [study.mone_name(e_c, s) for s in plan_lib.SEEDS])
     if accs:
       mean, std = arithmetic.mean_std(list(accs.values()))
-      mone.append((e_c, runs.gflops(f"ec{e_c:g}_s{min(accs)}"), mean, std,
-                   accs))
+      mone.append((e_c, runs.gflops(study.mone_name(e_c, min(accs))), mean,
+                   std, accs))
   def adaptive(name):
-    rows = runs.get(name)["rows"] if runs.get(name) else []
+    rows = runs.get(name)["rows"] if name and runs.get(name) else []
     return sorted((float(r["budget"][2:]), r["gflops"], r.get(loading.METRIC))
                   for r in rows if r.get("budget", "").startswith("ec"))
 
-  iso_name = f"iso_ec{plan_lib.ISO_FLOPS_E_C:g}_s0"
+  iso_name = study.iso
   iso = None
-  if runs.get(iso_name) and runs.acc(iso_name) is not None:
-    iso = (plan_lib.ISO_FLOPS_E_C, runs.gflops(iso_name), runs.acc(iso_name),
+  if iso_name and runs.get(iso_name) and runs.acc(iso_name) is not None:
+    iso = (study.iso_e_c, runs.gflops(iso_name), runs.acc(iso_name),
            runs.steps(iso_name))
   return {"dense_family": family, "matvit": matvit, "mod": mod,
-          "mone": mone, "adaptive": adaptive("grid_s0"),
-          "adaptive_long": adaptive(plan_lib.ADAPT_LONG_NAME),
-          "dense_own": _seed_accs(runs, [plan_lib.dense_name(width, s)
+          "mone": mone, "adaptive": adaptive(study.adaptive),
+          "adaptive_long": adaptive(study.adaptive_long),
+          "dense_own": _seed_accs(runs, [study.dense_name(width, s)
                                          for s in plan_lib.SEEDS]),
           "iso": iso}
 
 
-def figure3_verdict(data):
+def figure3_verdict(data, study=FASHION):
   """The verdict in numbers: lines of Markdown, from `figure3_data`."""
   out = []
   family = [(g, m) for _, g, m, _, _ in data["dense_family"]]
@@ -117,7 +149,7 @@ def figure3_verdict(data):
             f"({len(family)} so far).", ""]
   own = data["dense_own"]
   dense_gf = next((g for w, g, *_ in data["dense_family"]
-                   if w == plan_lib.WIDTH), None)
+                   if w == study.width), None)
   if own and dense_gf:
     dmean, dstd = arithmetic.mean_std(list(own.values()))
     rows = []
@@ -134,7 +166,7 @@ def figure3_verdict(data):
           f"{'yes' if met else 'no'} |")
     if rows:
       out += [f"**MoNE at >= 2x fewer FLOPs against the dense ViT of its own "
-              f"width** (D = {plan_lib.WIDTH}; precision@1 mean ± std over "
+              f"width** (D = {study.width}; precision@1 mean ± std over "
               "seeds, number of seeds in brackets; Δ per seed, paired by "
               f"seed; target: within {loading.CLAIM_POINTS} points):", "",
               "| e_c | FLOP reduction | MoNE (%) | dense (%) | Δ (points) | "
@@ -178,11 +210,11 @@ def figure3_verdict(data):
                  "inference FLOPs")
   if words:
     out += ["**Against the other baselines:** " + "; ".join(words) + ".", ""]
-  out += figure3_why(data)
+  out += figure3_why(data, study)
   return out
 
 
-def figure3_why(data):
+def figure3_why(data, study=FASHION):
   """Why MoNE does or does not win here: how steep the dense family is.
 
   MoNE trades capacity for FLOPs; that can only win at equal FLOPs where the
@@ -190,7 +222,7 @@ def figure3_why(data):
   smallest width to the recipe's, and what training longer gives MoNE.
   """
   family = sorted(data["dense_family"], key=lambda f: f[1])
-  own = next((f for f in family if f[0] == plan_lib.WIDTH), None)
+  own = next((f for f in family if f[0] == study.width), None)
   if len(family) < 2 or own is None or family[0] is own:
     return []
   w0, g0, a0, _, _ = family[0]
@@ -198,11 +230,11 @@ def figure3_why(data):
   per_doubling = arithmetic.gain_per_doubling(g0, a0, g1, a1)
   best = max(family, key=lambda f: f[2])
   words = [f"the dense family gains {100 * (a1 - a0):+.2f} points from width "
-           f"{w0} to {plan_lib.WIDTH} ({md.pct(a0)}% → {md.pct(a1)}%) for "
+           f"{w0} to {study.width} ({md.pct(a0)}% → {md.pct(a1)}%) for "
            f"{g1 / g0:.1f}x the FLOPs, {100 * per_doubling:+.2f} points per "
            f"doubling of FLOPs (its best width is {best[0]}, "
            f"{100 * best[2]:.2f}%)"]
-  wider = [f for f in family if f[0] > plan_lib.WIDTH]
+  wider = [f for f in family if f[0] > study.width]
   if wider:
     words.append("wider than the recipe's width it " + (
         "falls" if all(f[2] < a1 for f in wider) else
@@ -217,10 +249,10 @@ def figure3_why(data):
     if same is not None:
       words.append(
           f"the same MoNE model (e_c {e_c:g}) trained for {steps} steps "
-          f"instead of {plan_lib.STEPS} gains {100 * (a_iso - same):+.2f} "
+          f"instead of {study.steps} gains {100 * (a_iso - same):+.2f} "
           f"points ({100 * same:.2f}% → {100 * a_iso:.2f}%)")
   full = max(data["matvit"], default=None)
-  if full is not None and full[0] == plan_lib.WIDTH:
+  if full is not None and full[0] == study.width:
     words.append(f"MatViT's full-width model, trained with a joint loss over "
                  f"its {len(data['matvit'])} nested widths for the same "
                  f"steps, reaches {100 * full[2]:.2f}% against the dense "
@@ -267,9 +299,24 @@ def section(results, plots):
       f"({', '.join(map(str, plan_lib.SEEDS))}) for MoNE at each e_c and "
       f"for the dense ViT of its width (D = {plan_lib.WIDTH}); 1 seed (0) "
       "for the other dense widths, MatViT, MoD, the adaptive and the "
-      "isoFLOPs model, to fit the compute.", "",
-      "| model | width or e_c | MFLOPs / image | precision@1 (%) | seeds |",
-      "|---|---|---|---|---|"]
+      "isoFLOPs model, to fit the compute.", ""]
+  out += figure3_table(data) + [""]
+  out += figure3_verdict(data)
+  figures.figure3(plots, data)
+  out += [md.img(plots[-1], "Figure 3: accuracy vs inference FLOPs"), "",
+          md.regen(runs, have, f"{len(plan_lib.SEEDS)} seeds for MoNE and the "
+                 "dense ViT of its width, 1 elsewhere"), ""]
+  text = md.pending(runs.results, names)
+  if text:
+    out += [f"*This section is {text}: `make results` runs them; the "
+            "numbers above are of the finished runs only.*", ""]
+  return out
+
+
+def figure3_table(data, study=FASHION):
+  """The table of every model of `figure3_data`."""
+  out = ["| model | width or e_c | MFLOPs / image | precision@1 (%) | seeds |",
+         "|---|---|---|---|---|"]
   for w, g, mean, std, n in data["dense_family"]:
     out.append(f"| dense ViT | {w} | {1e3 * g:.2f} | {md.pm(mean, std, n)} | "
                f"{n} |")
@@ -279,7 +326,7 @@ def section(results, plots):
   if data["mod"]:
     g, a = data["mod"]
     out.append(f"| MoD (top {100 * 0.125:g}% every other block) | "
-               f"{plan_lib.WIDTH} | {1e3 * g:.2f} | {100 * a:.2f} | 1 |")
+               f"{study.width} | {1e3 * g:.2f} | {100 * a:.2f} | 1 |")
   for e_c, g, mean, std, accs in data["mone"]:
     out.append(f"| MoNE | e_c {e_c:g} | {1e3 * g:.2f} | "
                f"{md.pm(mean, std, len(accs))} | "
@@ -292,14 +339,4 @@ def section(results, plots):
     e_c, g, a, steps = data["iso"]
     out.append(f"| MoNE isoFLOPs ({steps} steps) | e_c {e_c:g} | "
                f"{1e3 * g:.2f} | {100 * a:.2f} | 1 |")
-  out.append("")
-  out += figure3_verdict(data)
-  figures.figure3(plots, data)
-  out += [md.img(plots[-1], "Figure 3: accuracy vs inference FLOPs"), "",
-          md.regen(runs, have, f"{len(plan_lib.SEEDS)} seeds for MoNE and the "
-                 "dense ViT of its width, 1 elsewhere"), ""]
-  text = md.pending(runs.results, names)
-  if text:
-    out += [f"*This section is {text}: `make results` runs them; the "
-            "numbers above are of the finished runs only.*", ""]
   return out

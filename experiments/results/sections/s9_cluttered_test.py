@@ -1,0 +1,114 @@
+# Copyright 2026 The MoNE Plugin Authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Tests of section 9's criteria and verdicts (hand-made probes and curves)."""
+
+import json
+import os
+import shutil
+import tempfile
+
+from absl.testing import absltest
+
+from experiments.results import plan
+from experiments.results.sections import s9_cluttered
+
+
+def _probe(width, lr, steps, val, gflops):
+  return {"name": f"w{width}_lr{lr}_{steps}", "steps": steps, "val": val,
+          "gflops": gflops, "wall_s": 60, "val_by_step": [(steps, val)],
+          "settings": {"batch": "128", "lr": str(lr), "width": str(width),
+                       "depth": "4", "res": "64", "flip": "yes",
+                       "steps": str(steps)}}
+
+
+class CriteriaTest(absltest.TestCase):
+
+  def test_converged_and_steep(self):
+    probes = [_probe(64, 0.003, 1500, 0.60, 0.015),
+              _probe(64, 0.003, 3000, 0.603, 0.015),
+              _probe(32, 0.003, 3000, 0.58, 0.004),
+              _probe(96, 0.003, 3000, 0.62, 0.033),
+              _probe(128, 0.003, 3000, 0.63, 0.058)]
+    lines, a_met, b_met = s9_cluttered.criteria(probes, 0.003, 3000)
+    self.assertTrue(a_met)
+    self.assertTrue(b_met)
+    self.assertIn("(a) width 64, lr 0.003: 1500 → 3000 steps 60.0% → 60.3%, "
+                  "+0.3 points per doubling (converged", lines[0])
+    self.assertIn("(b) 3000 steps, lr 0.003: width 32 58.0%, width 64 60.3%",
+                  lines[1])
+
+  def test_unconverged_flat_and_unmeasured(self):
+    probes = [_probe(64, 0.003, 1500, 0.59, 0.015),
+              _probe(64, 0.003, 3000, 0.65, 0.015),
+              _probe(128, 0.003, 3000, 0.652, 0.058)]
+    lines, a_met, b_met = s9_cluttered.criteria(probes, 0.003, 3000)
+    self.assertFalse(a_met)
+    self.assertIn("not converged", lines[0])
+    # Two widths only: the slope is shown but (b) needs four.
+    self.assertFalse(b_met)
+    _, a_met, b_met = s9_cluttered.criteria(probes[:1], 0.003, 3000)
+    self.assertIsNone(a_met)
+    self.assertIsNone(b_met)
+
+  def test_slope_is_least_squares_per_doubling(self):
+    pts = [(32, 1.0, 0.5), (64, 2.0, 0.52), (128, 4.0, 0.54)]
+    self.assertAlmostEqual(s9_cluttered.slope_per_doubling(pts), 0.02)
+
+
+class TargetTest(absltest.TestCase):
+
+  def _data(self, mone_acc, spread):
+    w = plan.CLUTTERED_WIDTH
+    accs = {0: mone_acc - spread, 1: mone_acc, 2: mone_acc + spread}
+    return {"dense_family": [(32, 0.004, 0.55, 0.0, 1),
+                             (64, 0.015, 0.60, 0.0, 1),
+                             (w, 0.058, 0.65, 0.002, 3)],
+            "mone": [(0.3, 0.022, mone_acc, spread, accs)],
+            "dense_own": {0: 0.648, 1: 0.65, 2: 0.652}}
+
+  def test_above_by_twice_the_spread(self):
+    lines = s9_cluttered.target_lines(self._data(0.64, 0.005))
+    self.assertIn("above by more than twice the spread", "".join(lines))
+    self.assertIn("2.64x fewer FLOPs", "".join(lines))
+
+  def test_not_above(self):
+    text = "".join(s9_cluttered.target_lines(self._data(0.62, 0.01)))
+    self.assertIn("NOT above by twice the spread", text)
+
+  def test_pending(self):
+    data = dict(self._data(0.64, 0.0), dense_own={})
+    self.assertIn("pending", s9_cluttered.target_lines(data)[0])
+
+
+class ProbesFromSummariesTest(absltest.TestCase):
+
+  def test_reads_cluttered_probe_summaries(self):
+    d = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, d)
+    summary = {"args": "dense,val,steps=1500,batch=128,lr=0.003,width=64",
+               "eval_val": [{"step": 750, "prec_1": 0.48},
+                            {"step": 1500, "prec_1": 0.59}],
+               "wall_s": 900, "gflops": 0.0149}
+    with open(os.path.join(d, "cluttered_r1_w64.json"), "w") as f:
+      json.dump(summary, f)
+    with open(os.path.join(d, "recipe_other.json"), "w") as f:
+      json.dump(summary, f)  # Another study's probe: not read here.
+    (p,) = s9_cluttered.probes_of(d)
+    self.assertEqual(p["settings"]["res"], "64")
+    self.assertEqual((p["steps"], p["val"], p["gflops"]), (1500, 0.59, 0.0149))
+
+
+if __name__ == "__main__":
+  absltest.main()
