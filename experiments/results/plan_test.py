@@ -33,6 +33,37 @@ class PlanTest(absltest.TestCase):
       names = [r.name for r in plan.scenic_runs(mode)]
       self.assertLen(set(names), len(names))
 
+  def test_cluttered_study_is_figure3_on_its_testbed(self):
+    runs = {r.name: r for r in plan.cluttered_runs()}
+    self.assertLen(runs, len(plan.cluttered_runs()))  # Unique names.
+    for run in runs.values():
+      self.assertEqual(run.config, plan.CLUTTERED_CONFIG)
+      self.assertIn(run.group, plan.CLUTTERED_GROUPS)
+      self.assertIn(f"--config={plan.CLUTTERED_CONFIG}:", run.command("w"))
+      args = plan.resolved_args(run.args)
+      self.assertEqual(args["lr"], str(plan.CLUTTERED_RECIPE["lr"]))
+      self.assertNotIn("val", args)  # Test split, read once per run.
+    widths = {int(plan.resolved_args(r.args)["width"])
+              for r in runs.values() if r.group.startswith("cl_dense")}
+    self.assertGreaterEqual(len(widths), 4)
+    for seed in plan.SEEDS:
+      self.assertIn(plan.cluttered_dense_name(plan.CLUTTERED_WIDTH, seed),
+                    runs)
+      for e_c in plan.CLUTTERED_E_C:
+        run = runs[plan.cluttered_name(f"ec{e_c:g}", seed)]
+        self.assertEqual(run.eval_e_c, (e_c,))
+        self.assertEqual(run.routing, seed == 0)
+        self.assertEqual(plan.resolved_args(run.args)["width"],
+                         str(plan.CLUTTERED_WIDTH))
+    for e_c in plan.CLUTTERED_RANDOM_E_C:
+      run = runs[plan.cluttered_name(f"random_ec{e_c:g}")]
+      self.assertIn("router=random", run.args)
+      self.assertTrue(run.routing)
+    # In the full plan exactly when the probes' criteria held.
+    full = {r.name for r in plan.bv_runs("full")}
+    self.assertEqual(set(runs) <= full, plan.CLUTTERED_STUDY)
+    self.assertFalse(set(runs) & full and not plan.CLUTTERED_STUDY)
+
   def test_full_plan_covers_the_results_page(self):
     runs = {r.name: r for r in plan.bv_runs("full")}
     for seed in plan.SEEDS:

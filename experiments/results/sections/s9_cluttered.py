@@ -104,6 +104,7 @@ def criteria(probes, lr, steps):
                if float(p["settings"]["lr"]) == lr and q["steps"] >= steps]
   if at_recipe:
     a_met = all(g < CONVERGED_POINTS / 100 for g in at_recipe)
+  lines += _steps_to_converge(doublings, probes)
   for (p_steps, p_lr), points in width_slopes(probes).items():
     per = [arithmetic.gain_per_doubling(g0, a0, g1, a1) for (
         _, g0, a0), (_, g1, a1) in zip(points, points[1:])]
@@ -118,6 +119,47 @@ def criteria(probes, lr, steps):
     if (p_steps, p_lr) == (steps, lr):
       b_met = fit >= STEEP_POINTS / 100 and len(points) >= 4
   return lines, a_met, b_met
+
+
+def _steps_to_converge(doublings, probes):
+  """Where successive doublings of steps would gain < CONVERGED_POINTS.
+
+  Two successive doublings of the same settings (s → 2s → 4s) give the rate
+  r = g2 / g1 at which the gain per doubling shrinks; assuming it keeps
+  shrinking at that rate, the recipe converges at the first doubling whose
+  gain falls under the criterion. An extrapolation, said to be one.
+  """
+  lines = []
+  by_start = {(_key(p, "steps"), p["steps"]): (q, g) for p, q, g in doublings}
+  for p, q, g1 in doublings:
+    nxt = by_start.get((_key(p, "steps"), q["steps"]))
+    if nxt is None:
+      continue
+    r_probe, g2 = nxt
+    if g2 < CONVERGED_POINTS / 100:
+      continue
+    if not 0 < g2 < g1:
+      lines.append(f"(a) width {p['settings']['width']}, lr "
+                   f"{p['settings']['lr']}: the gain per doubling does not "
+                   f"shrink ({100 * g1:+.1f} then {100 * g2:+.1f} points): "
+                   "no convergence in sight")
+      continue
+    ratio = g2 / g1
+    more = math.ceil(math.log((CONVERGED_POINTS / 100) / g2) /
+                     math.log(ratio))
+    steps = r_probe["steps"] * 2 ** (more - 1)
+    per_step = min((x["wall_s"] / x["steps"] for x in probes
+                    if x["wall_s"] and _key(x, "steps") == _key(p, "steps")),
+                   default=None)
+    text = (f"(a) width {p['settings']['width']}, lr {p['settings']['lr']}: "
+            f"the gain per doubling shrinks {ratio:.2f}x a doubling "
+            f"({100 * g1:+.1f} then {100 * g2:+.1f} points); if it keeps "
+            f"shrinking so, about {steps:,} steps meet (a)")
+    if per_step:
+      text += (f", {per_step * steps / 3600:.1f} h a run at this width on "
+               "2 cores (extrapolated, not measured)")
+    lines.append(text)
+  return lines
 
 
 def _probe_table(probes):

@@ -27,7 +27,7 @@ from experiments.results.sections import s9_cluttered
 
 def _probe(width, lr, steps, val, gflops):
   return {"name": f"w{width}_lr{lr}_{steps}", "steps": steps, "val": val,
-          "gflops": gflops, "wall_s": 60, "val_by_step": [(steps, val)],
+          "gflops": gflops, "wall_s": 0.24 * steps, "val_by_step": [(steps, val)],
           "settings": {"batch": "128", "lr": str(lr), "width": str(width),
                        "depth": "4", "res": "64", "flip": "yes",
                        "steps": str(steps)}}
@@ -61,6 +61,19 @@ class CriteriaTest(absltest.TestCase):
     _, a_met, b_met = s9_cluttered.criteria(probes[:1], 0.003, 3000)
     self.assertIsNone(a_met)
     self.assertIsNone(b_met)
+
+  def test_steps_to_converge_extrapolates_two_doublings(self):
+    probes = [_probe(64, 0.003, 1500, 0.59, 0.015),
+              _probe(64, 0.003, 3000, 0.63, 0.015),  # +4 points
+              _probe(64, 0.003, 6000, 0.65, 0.015)]  # +2: halves a doubling
+    lines, a_met, _ = s9_cluttered.criteria(probes, 0.003, 3000)
+    self.assertFalse(a_met)
+    # +1 at 6000 -> 12000, +0.5 at 12000 -> 24000, +0.25 from 24000: converged
+    # at 24000 steps (its doubling gains < 0.5).
+    (line,) = [l for l in lines if "shrinks" in l]
+    self.assertIn("shrinks 0.50x a doubling (+4.0 then +2.0 points)", line)
+    self.assertIn("about 24,000 steps meet (a)", line)
+    self.assertIn("1.6 h a run", line)  # 0.24 s a step.
 
   def test_slope_is_least_squares_per_doubling(self):
     pts = [(32, 1.0, 0.5), (64, 2.0, 0.52), (128, 4.0, 0.54)]
