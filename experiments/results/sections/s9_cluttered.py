@@ -35,6 +35,7 @@ PROBE_DEFAULTS = {**loading.PROBE_DEFAULTS, "res": "64"}
 DATA_SUMMARY = "cluttered_data.json"  # `experiments.cluttered_probe --stats`.
 CONVERGED_POINTS = 0.5  # (a): doubling the steps gains less than this.
 STEEP_POINTS = 1.0  # (b): the family gains at least this per FLOP doubling.
+STUDY_HOURS = 10  # The compute the study may take, on 2 CPU cores.
 TARGET_SPREADS = 2  # MoNE's margin, in seed spreads (std).
 TARGET_REDUCTION = (2.0, 3.0)  # FLOP reductions the target is about.
 
@@ -104,7 +105,7 @@ def criteria(probes, lr, steps):
                if float(p["settings"]["lr"]) == lr and q["steps"] >= steps]
   if at_recipe:
     a_met = all(g < CONVERGED_POINTS / 100 for g in at_recipe)
-  lines += _steps_to_converge(doublings, probes)
+  lines += _steps_to_converge(doublings, probes)[0]
   for (p_steps, p_lr), points in width_slopes(probes).items():
     per = [arithmetic.gain_per_doubling(g0, a0, g1, a1) for (
         _, g0, a0), (_, g1, a1) in zip(points, points[1:])]
@@ -129,7 +130,7 @@ def _steps_to_converge(doublings, probes):
   shrinking at that rate, the recipe converges at the first doubling whose
   gain falls under the criterion. An extrapolation, said to be one.
   """
-  lines = []
+  lines, estimates = [], []
   by_start = {(_key(p, "steps"), p["steps"]): (q, g) for p, q, g in doublings}
   for p, q, g1 in doublings:
     nxt = by_start.get((_key(p, "steps"), q["steps"]))
@@ -159,7 +160,21 @@ def _steps_to_converge(doublings, probes):
       text += (f", {per_step * steps / 3600:.1f} h a run at this width on "
                "2 cores (extrapolated, not measured)")
     lines.append(text)
-  return lines
+    estimates.append((int(p["settings"]["width"]), float(p["settings"]["lr"]),
+                      steps, per_step))
+  return lines, estimates
+
+
+def study_hours(per_step_w64, steps):
+  """Hours of 2 cores the study's runs take at `steps` a run (estimate).
+
+  The plan's run costs are relative to the dense width-64 run (1.3); a
+  probe measured that width's time per step.
+  """
+  runs = plan_lib.cluttered_runs()
+  dense64 = next(r.cost for r in runs
+                 if r.name == plan_lib.cluttered_dense_name(64))
+  return sum(r.cost for r in runs) / dense64 * per_step_w64 * steps / 3600
 
 
 def _probe_table(probes):
@@ -234,7 +249,32 @@ def _probes_part(summary_dir):
              else "The study below answers the paper's question only once "
              "both hold; until then its runs stay out of the plan "
              "(`plan.CLUTTERED_STUDY`).")]
+  out[-1] += _compute_words(probes, lr, steps, a_met)
   return out + [""]
+
+
+def _compute_words(probes, lr, steps, a_met):
+  """What the study costs as planned and at the steps (a) would need."""
+  per_step = min((p["wall_s"] / p["steps"] for p in probes if p["wall_s"]
+                  and p["settings"]["width"] == "64"), default=None)
+  if per_step is None:
+    return ""
+  n = len(plan_lib.cluttered_runs())
+  text = (f" The study's {n} runs at {steps} steps: about "
+          f"{study_hours(per_step, steps):.1f} h of 2 cores (the plan's "
+          "relative run costs, scaled by the fastest width-64 probe's time "
+          "a step).")
+  if a_met is False:
+    need = [s for w, l, s, _ in _steps_to_converge(
+        step_doublings(probes), probes)[1] if w == 64 and l == lr]
+    if need:
+      hours = study_hours(per_step, need[0])
+      text += (f" At the ~{need[0]:,} steps that (a) would need, about "
+               f"{hours:.0f} h" + (
+                   f": more than the ~{STUDY_HOURS} h this study may take, "
+                   "so no recipe meets both criteria within the compute, and "
+                   "the study stops here." if hours > STUDY_HOURS else "."))
+  return text
 
 
 def routing_shares(runs, names):

@@ -75,6 +75,22 @@ class CriteriaTest(absltest.TestCase):
     self.assertIn("about 24,000 steps meet (a)", line)
     self.assertIn("1.6 h a run", line)  # 0.24 s a step.
 
+  def test_study_beyond_the_compute_stops_here(self):
+    probes = [_probe(64, 0.003, 1500, 0.59, 0.015),
+              _probe(64, 0.003, 3000, 0.63, 0.015),
+              _probe(64, 0.003, 6000, 0.65, 0.015)]
+    text = s9_cluttered._compute_words(probes, 0.003, 3000, False)
+    planned = s9_cluttered.study_hours(0.24, 3000)
+    self.assertIn(f"at 3000 steps: about {planned:.1f} h of 2 cores", text)
+    self.assertAlmostEqual(s9_cluttered.study_hours(0.24, 24000),
+                           8 * planned)
+    self.assertIn(f"At the ~24,000 steps that (a) would need, about "
+                  f"{8 * planned:.0f} h: more than", text)
+    self.assertIn("no recipe meets both criteria within the compute", text)
+    # Converged: nothing is extrapolated.
+    self.assertNotIn("would need",
+                     s9_cluttered._compute_words(probes, 0.003, 3000, True))
+
   def test_slope_is_least_squares_per_doubling(self):
     pts = [(32, 1.0, 0.5), (64, 2.0, 0.52), (128, 4.0, 0.54)]
     self.assertAlmostEqual(s9_cluttered.slope_per_doubling(pts), 0.02)
