@@ -146,7 +146,7 @@ def targets(results):
           f"{100 * a:.2f}% vs {100 * mean:.2f}% ({100 * (a - mean):+.2f} "
           "points)",
           None if a is None else a >= mean - loading.NEAR_POINTS / 100)
-  return (["**Targets of the evidence issue (9) against what was measured** "
+  return (["**The Fashion-MNIST study's targets against what was measured** "
            "(each from the sections below; 'pending': its runs are not done):",
            "", "| target | measured | met |", "|---|---|---|"] + rows + [""])
 
