@@ -189,7 +189,8 @@ def recipe_probes(summary_dir, prefix="recipe_", defaults=None):
           settings={**probe_settings(args, defaults), "steps": str(steps)},
           val=acc(evals[-1]),
           val_by_step=[(e["step"], acc(e)) for e in evals],
-          wall_s=run.get("wall_s"), gflops=run.get("gflops")))
+          wall_s=run.get("wall_s"), gflops=run.get("gflops"),
+          train_loss=run.get("final_training_loss")))
   return probes
 
 

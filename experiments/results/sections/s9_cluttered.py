@@ -179,16 +179,18 @@ def study_hours(per_step_w64, steps):
 
 def _probe_table(probes):
   out = ["| probe | steps | lr | width | MFLOPs | val precision@1 (%) by "
-         "step | wall |", "|---|---|---|---|---|---|---|"]
+         "step | last training loss | wall |",
+         "|---|---|---|---|---|---|---|---|"]
   for p in sorted(probes, key=lambda p: (p["steps"], int(
       p["settings"]["width"]), float(p["settings"]["lr"]))):
     st = p["settings"]
     curve = ", ".join(f"{md.pct(a)} @ {n}" for n, a in p["val_by_step"])
     mflops = "—" if p["gflops"] is None else f"{1e3 * p['gflops']:.2f}"
     wall = md.minutes(p["wall_s"]) if p["wall_s"] else "—"
+    loss = "—" if p.get("train_loss") is None else f"{p['train_loss']:.3f}"
     out.append(f"| `{p['name']}` | {p['steps']} | {float(st['lr']):g} | "
                f"{st['width']} | {mflops} | **{md.pct(p['val'])}** "
-               f"({curve}) | {wall} |")
+               f"({curve}) | {loss} | {wall} |")
   return out
 
 
