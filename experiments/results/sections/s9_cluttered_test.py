@@ -21,6 +21,7 @@ import tempfile
 
 from absl.testing import absltest
 
+from experiments.results import loading
 from experiments.results import plan
 from experiments.results.sections import s9_cluttered
 
@@ -94,6 +95,38 @@ class CriteriaTest(absltest.TestCase):
   def test_slope_is_least_squares_per_doubling(self):
     pts = [(32, 1.0, 0.5), (64, 2.0, 0.52), (128, 4.0, 0.54)]
     self.assertAlmostEqual(s9_cluttered.slope_per_doubling(pts), 0.02)
+
+
+class TwoTestbedsTest(absltest.TestCase):
+
+  def test_flat_easy_testbed_against_steep_slow_one(self):
+    d = tempfile.mkdtemp()
+    self.addCleanup(shutil.rmtree, d)
+    for name, steps, val in (("recipe_a", 3000, 0.89), ("recipe_b", 6000,
+                                                         0.897)):
+      with open(os.path.join(d, f"{name}.json"), "w") as f:
+        json.dump({"args": f"dense,val,steps={steps},lr=0.0015",
+                   "eval_val": [{"step": steps, "prec_1": val}]}, f)
+    # Fashion-MNIST's dense family: +0.2 points per doubling of FLOPs.
+    runs = loading.Runs(d, results={
+        plan.dense_name(w): {"args": "dense", "seed": 0, "rows": [
+            {"budget": "dense", "gflops": g, loading.METRIC: a}]}
+        for w, g, a in ((16, 0.001, 0.864), (plan.WIDTH, 0.016, 0.872))})
+    probes = [_probe(64, 0.003, 1500, 0.59, 0.015),
+              _probe(64, 0.003, 3000, 0.67, 0.015),
+              _probe(32, 0.003, 3000, 0.60, 0.00375),
+              _probe(128, 0.003, 3000, 0.74, 0.06)]
+    (text, blank) = s9_cluttered._two_testbeds(d, probes, 0.003, runs)
+    self.assertEqual(blank, "")
+    self.assertIn("+0.7 points per doubling of steps from 3000 to 6000", text)
+    self.assertIn("flat (+0.20 points per doubling of FLOPs over widths "
+                  "16-64", text)
+    self.assertIn("is steep (+3.50 points per doubling of FLOPs over widths "
+                  "32-128) and the recipe is far from converged (+8.0 points "
+                  "per doubling of steps from 1500 to 3000)", text)
+    self.assertIn("The two criteria pull apart", text)
+    # Without the Fashion-MNIST runs there is nothing to compare.
+    self.assertEqual(s9_cluttered._two_testbeds(d, probes, 0.003, None), [])
 
 
 class TargetTest(absltest.TestCase):
