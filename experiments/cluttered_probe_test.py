@@ -36,8 +36,9 @@ class ClutteredProbeTest(absltest.TestCase):
     args = cluttered_probe.args_of("w128_lr0.003_3000steps").split(",")
     for arg in ("width=128", "heads=4", "mlp=512", "steps=3000"):
       self.assertIn(arg, args)
-    self.assertLen(cluttered_probe.PROBES,
-                   sum(map(len, cluttered_probe.STAGES)))  # Unique names.
+    for stage in cluttered_probe.STAGES:  # A name means one setting.
+      for name, settings in stage:
+        self.assertEqual(cluttered_probe.PROBES[name], settings, name)
 
   def test_later_stages_run_at_the_winning_rate_only(self):
     tmp = tempfile.mkdtemp()
