@@ -286,17 +286,30 @@ def _two_testbeds(summary_dir, probes, lr, runs):
       "**Both criteria on both testbeds (measured).** On Fashion-MNIST at "
       f"32 px the recipe is close to converged ({steps_text(fm)} at its "
       f"best rate, section 8) but the dense family is flat "
-      f"({100 * fm_slope:+.2f} points per doubling of FLOPs over widths "
-      f"{family[0][0]}-{family[-1][0]}, test split, section 7). Here the "
+      f"({100 * fm_slope:+.2f} points per doubling of FLOPs, fitted over "
+      f"widths {family[0][0]}-{family[-1][0]}, test split, section 7). Here the "
       f"dense family {'is' if steep else 'is not'} steep "
-      f"({100 * cl_slope:+.2f} points per doubling of FLOPs over widths "
-      f"{cl_family[0][0]}-{cl_family[-1][0]}) and the recipe is far from "
+      f"({100 * cl_slope:+.2f} points per doubling of FLOPs, fitted over "
+      f"widths {cl_family[0][0]}-{cl_family[-1][0]}) and the recipe is far from "
       f"converged ({steps_text(cl)}). ")
   if steep:
     text += ("The two criteria pull apart at this compute: a task hard "
              "enough for width to matter is one a small ViT trained from "
              "scratch needs far more steps to learn than 2 CPU cores give a "
              "study.")
+  else:
+    losses = {int(p["settings"]["width"]): p.get("train_loss") for p in probes
+              if p["steps"] == plan_lib.STEPS and float(
+                  p["settings"]["lr"]) == lr}
+    widest = max(losses)
+    text += ("Neither criterion holds here at this compute" + (
+        f": the widest model ends with the higher training loss "
+        f"({losses[widest]:.3f} at width {widest} against "
+        f"{losses[64]:.3f} at width 64), so in these steps the wider model "
+        "is the less trained one, and the family's slope measures training, "
+        "not capacity." if 64 in losses and None not in (
+            losses[64], losses[widest]) and losses[widest] > losses[64]
+        else "."))
   return [text, ""]
 
 

@@ -119,12 +119,19 @@ class TwoTestbedsTest(absltest.TestCase):
     (text, blank) = s9_cluttered._two_testbeds(d, probes, 0.003, runs)
     self.assertEqual(blank, "")
     self.assertIn("+0.7 points per doubling of steps from 3000 to 6000", text)
-    self.assertIn("flat (+0.20 points per doubling of FLOPs over widths "
-                  "16-64", text)
-    self.assertIn("is steep (+3.50 points per doubling of FLOPs over widths "
-                  "32-128) and the recipe is far from converged (+8.0 points "
+    self.assertIn("flat (+0.20 points per doubling of FLOPs, fitted over "
+                  "widths 16-64", text)
+    self.assertIn("is steep (+3.50 points per doubling of FLOPs, fitted over "
+                  "widths 32-128) and the recipe is far from converged (+8.0 points "
                   "per doubling of steps from 1500 to 3000)", text)
     self.assertIn("The two criteria pull apart", text)
+    # The widest falls behind with the higher training loss: under-trained.
+    probes[2:] = [dict(_probe(128, 0.003, 3000, 0.58, 0.06), train_loss=0.91)]
+    probes[1]["train_loss"] = 0.82
+    text = s9_cluttered._two_testbeds(d, probes, 0.003, runs)[0]
+    self.assertIn("is not steep", text)
+    self.assertIn("the widest model ends with the higher training loss "
+                  "(0.910 at width 128 against 0.820 at width 64)", text)
     # Without the Fashion-MNIST runs there is nothing to compare.
     self.assertEqual(s9_cluttered._two_testbeds(d, probes, 0.003, None), [])
 
