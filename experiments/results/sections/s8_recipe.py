@@ -21,7 +21,7 @@ from experiments.results.sections import markdown as md
 from experiments.results.sections import s7_figure3
 
 
-def _one_change(probes):
+def one_change(probes):
   """Sentences comparing probes that differ in one setting only."""
   lines = []
   for key in ("lr", "steps", "width", "depth", "res", "flip"):
@@ -67,7 +67,7 @@ def section(results, plots):
                f"{float(st['lr']):g} | {st['width']} | {st['depth']} | "
                f"{st['res']} | {st['flip']} | "
                f"**{md.pct(p['val'])}** ({curve}) | {wall} |")
-  out += [""] + [f"- {line}" for line in _one_change(probes)]
+  out += [""] + [f"- {line}" for line in one_change(probes)]
   best = max(probes, key=lambda p: p["val"])
   out += ["", f"Best on validation: `{best['name']}`, {md.pct(best['val'])}% "
           f"at {best['steps']} steps."]

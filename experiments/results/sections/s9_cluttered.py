@@ -29,6 +29,7 @@ from experiments.results import loading
 from experiments.results import plan as plan_lib
 from experiments.results.sections import markdown as md
 from experiments.results.sections import s7_figure3
+from experiments.results.sections import s8_recipe
 
 PROBE_PREFIX = "cluttered_r1_"
 PROBE_DEFAULTS = {**loading.PROBE_DEFAULTS, "res": "64"}
@@ -241,6 +242,7 @@ def _probes_part(summary_dir, runs=None):
          "of 2 CPU cores, shared with other work for some probes.", ""]
   out += _probe_table(probes) + [""]
   lines, a_met, b_met = criteria(probes, lr, steps)
+  lines += s8_recipe.one_change(probes)
   out += [f"- {line}" for line in lines] + ([""] if lines else [])
 
   def word(met):
