@@ -292,7 +292,11 @@ def _two_testbeds(summary_dir, probes, lr, runs):
       f"widths {family[0][0]}-{family[-1][0]}, test split, section 7). Here the "
       f"dense family {'is' if steep else 'is not'} steep "
       f"({100 * cl_slope:+.2f} points per doubling of FLOPs, fitted over "
-      f"widths {cl_family[0][0]}-{cl_family[-1][0]}) and the recipe is far from "
+      f"widths {cl_family[0][0]}-{cl_family[-1][0]}; between neighbouring "
+      "widths " + ", ".join(
+          f"{w0}→{w1} {100 * arithmetic.gain_per_doubling(g0, a0, g1, a1):+.1f}"
+          for (w0, g0, a0), (w1, g1, a1) in zip(cl_family, cl_family[1:])) +
+      ") and the recipe is far from "
       f"converged ({steps_text(cl)}). ")
   if steep:
     text += ("The two criteria pull apart at this compute: a task hard "

@@ -122,7 +122,8 @@ class TwoTestbedsTest(absltest.TestCase):
     self.assertIn("flat (+0.20 points per doubling of FLOPs, fitted over "
                   "widths 16-64", text)
     self.assertIn("is steep (+3.50 points per doubling of FLOPs, fitted over "
-                  "widths 32-128) and the recipe is far from converged (+8.0 points "
+                  "widths 32-128; between neighbouring widths 32→64 +3.5, "
+                  "64→128 +3.5) and the recipe is far from converged (+8.0 points "
                   "per doubling of steps from 1500 to 3000)", text)
     self.assertIn("The two criteria pull apart", text)
     # The widest falls behind with the higher training loss: under-trained.
