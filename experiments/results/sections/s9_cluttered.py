@@ -120,6 +120,24 @@ def criteria(probes, lr, steps):
         f"(at least {STEEP_POINTS:g} needed)")
     if (p_steps, p_lr) == (steps, lr):
       b_met = fit >= STEEP_POINTS / 100 and len(points) >= 4
+  best = {}  # Each width at its best probed rate, at the study's steps.
+  for p in probes:
+    w = int(p["settings"]["width"])
+    if (p["steps"] == steps and p["gflops"] is not None and
+        _key(p, "width", "depth", "lr") == _key(
+            next(q for q in probes if q["steps"] == steps),
+            "width", "depth", "lr") and
+        (w not in best or p["val"] > best[w][2])):
+      best[w] = (p["settings"]["lr"], p["gflops"], p["val"])
+  lrs = {v[0] for v in best.values()}
+  if len(best) >= 2 and len(lrs) > 1:
+    points = sorted((w, g, a) for w, (_, g, a) in best.items())
+    lines.append(
+        f"(b) {steps} steps, each width at its best probed rate: " +
+        ", ".join(f"width {w} {md.pct(a)}% (lr {best[w][0]})"
+                  for w, _, a in points) +
+        f"; {100 * slope_per_doubling(points):+.2f} points per doubling of "
+        "FLOPs fitted over all")
   return lines, a_met, b_met
 
 

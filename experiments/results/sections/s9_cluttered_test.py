@@ -50,6 +50,17 @@ class CriteriaTest(absltest.TestCase):
     self.assertIn("(b) 3000 steps, lr 0.003: width 32 58.0%, width 64 60.3%",
                   lines[1])
 
+  def test_each_width_at_its_best_rate(self):
+    probes = [_probe(32, 0.003, 3000, 0.60, 0.004),
+              _probe(64, 0.003, 3000, 0.68, 0.016),
+              _probe(128, 0.003, 3000, 0.58, 0.064),
+              _probe(128, 0.0015, 3000, 0.72, 0.064)]
+    lines, _, b_met = s9_cluttered.criteria(probes, 0.003, 3000)
+    self.assertFalse(b_met)  # At the study's one rate the widest falls.
+    (line,) = [l for l in lines if "best probed rate" in l]
+    self.assertIn("width 64 68.0% (lr 0.003), width 128 72.0% (lr 0.0015); "
+                  "+3.00 points per doubling of FLOPs fitted", line)
+
   def test_unconverged_flat_and_unmeasured(self):
     probes = [_probe(64, 0.003, 1500, 0.59, 0.015),
               _probe(64, 0.003, 3000, 0.65, 0.015),
