@@ -120,15 +120,7 @@ def criteria(probes, lr, steps):
         f"(at least {STEEP_POINTS:g} needed)")
     if (p_steps, p_lr) == (steps, lr):
       b_met = fit >= STEEP_POINTS / 100 and len(points) >= 4
-  best = {}  # Each width at its best probed rate, at the study's steps.
-  for p in probes:
-    w = int(p["settings"]["width"])
-    if (p["steps"] == steps and p["gflops"] is not None and
-        _key(p, "width", "depth", "lr") == _key(
-            next(q for q in probes if q["steps"] == steps),
-            "width", "depth", "lr") and
-        (w not in best or p["val"] > best[w][2])):
-      best[w] = (p["settings"]["lr"], p["gflops"], p["val"])
+  best = best_rates(probes, steps)
   lrs = {v[0] for v in best.values()}
   if len(best) >= 2 and len(lrs) > 1:
     points = sorted((w, g, a) for w, (_, g, a) in best.items())
@@ -139,6 +131,18 @@ def criteria(probes, lr, steps):
         f"; {100 * slope_per_doubling(points):+.2f} points per doubling of "
         "FLOPs fitted over all")
   return lines, a_met, b_met
+
+
+def best_rates(probes, steps):
+  """{width: (lr, GFLOPs, val)}: each width at its best probed rate."""
+  best = {}
+  for p in probes:
+    w = int(p["settings"]["width"])
+    if (p["steps"] == steps and p["gflops"] is not None and
+        p["settings"]["batch"] == "128" and
+        (w not in best or p["val"] > best[w][2])):
+      best[w] = (p["settings"]["lr"], p["gflops"], p["val"])
+  return best
 
 
 def _steps_to_converge(doublings, probes):
@@ -287,7 +291,10 @@ def _two_testbeds(summary_dir, probes, lr, runs):
   family = s7_figure3.figure3_data(runs)["dense_family"] if runs else []
   cl_steps = [(p, q, g) for p, q, g in step_doublings(probes)
               if float(p["settings"]["lr"]) == lr]
-  cl_family = width_slopes(probes).get((plan_lib.STEPS, lr))
+  best = best_rates(probes, plan_lib.STEPS)
+  per_width = len({v[0] for v in best.values()}) > 1
+  cl_family = (sorted((w, g, a) for w, (_, g, a) in best.items()) if
+               per_width else width_slopes(probes).get((plan_lib.STEPS, lr)))
   if not (fm_steps and len(family) >= 2 and cl_steps and cl_family and
           len(cl_family) >= 2):
     return []
@@ -308,7 +315,9 @@ def _two_testbeds(summary_dir, probes, lr, runs):
       f"best rate, section 8) but the dense family is flat "
       f"({100 * fm_slope:+.2f} points per doubling of FLOPs, fitted over "
       f"widths {family[0][0]}-{family[-1][0]}, test split, section 7). Here the "
-      f"dense family {'is' if steep else 'is not'} steep "
+      + ("dense family, each width at its best probed rate, "
+         if per_width else "dense family ") +
+      f"{'is' if steep else 'is not'} steep "
       f"({100 * cl_slope:+.2f} points per doubling of FLOPs, fitted over "
       f"widths {cl_family[0][0]}-{cl_family[-1][0]}; between neighbouring "
       "widths " + ", ".join(
