@@ -206,31 +206,8 @@ def trained_steps(workdir, default):
   return default
 
 
-def last_train_metrics(workdir):
-  """The last logged training metrics (loss, alpha, router gradient...)."""
-  src = os.path.join(workdir, "big_vision_metrics.txt")
-  last = {}
-  if os.path.exists(src):
-    with open(src) as f:
-      for line in f:
-        try:
-          m = json.loads(line)
-        except ValueError:
-          continue
-        if "training_loss" in m:
-          last = {k: v for k, v in m.items()
-                  if isinstance(v, (int, float)) and not k.startswith(
-                      ("test", "val"))}
-  return last
-
-
-# Logged training metrics kept step by step: the loss and the router's life
-# (alpha is tanh|raw|, the MLP-branch scale; the router's gradient norm).
-TRACE_KEYS = ("training_loss", "alpha/", "l2_router_grads/")
-
-
-def train_trace(workdir, points=20):
-  """{metric: [[step, value]]} of TRACE_KEYS at ~`points` logged steps."""
+def train_rows(workdir):
+  """The trainer's logged training rows, by step (a resume's repeats dropped)."""
   src = os.path.join(workdir, "big_vision_metrics.txt")
   rows = []
   if os.path.exists(src):
@@ -242,6 +219,24 @@ def train_trace(workdir, points=20):
           continue
         if "training_loss" in m:  # A resumed run logs its steps again.
           rows = [r for r in rows if r["step"] < m["step"]] + [m]
+  return rows
+
+
+def last_train_metrics(workdir):
+  """The last logged training metrics (loss, alpha, router gradient...)."""
+  rows = train_rows(workdir)
+  return {k: v for k, v in (rows[-1] if rows else {}).items()
+          if isinstance(v, (int, float)) and not k.startswith(("test", "val"))}
+
+
+# Logged training metrics kept step by step: the loss and the router's life
+# (alpha is tanh|raw|, the MLP-branch scale; the router's gradient norm).
+TRACE_KEYS = ("training_loss", "alpha/", "l2_router_grads/")
+
+
+def train_trace(workdir, points=20):
+  """{metric: [[step, value]]} of TRACE_KEYS at ~`points` logged steps."""
+  rows = train_rows(workdir)
   every = max(1, len(rows) // points)
   kept = rows[::every] + ([rows[-1]] if rows and (len(rows) - 1) % every
                           else [])
